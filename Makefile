@@ -1,0 +1,31 @@
+# Arbor's tasks. `make test` is what CI runs.
+GO ?= go
+STATICCHECK_VERSION ?= v0.8.2
+PKGS := ./...
+
+.PHONY: test demo lint cover bench tidy-check
+
+## test: vet, then every test under the race detector (goleak checks each package)
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+## demo: run a small tree in which a child keeps crashing and is contained (stops by itself after 8 s, or on Ctrl-C)
+demo:
+	$(GO) run ./cmd/arbordemo -duration 8s
+
+## lint: gofmt check, vet, staticcheck (pinned), go mod tidy check
+lint: tidy-check
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+tidy-check:
+	@cp go.mod /tmp/arbor.go.mod.bak; cp go.sum /tmp/arbor.go.sum.bak
+	@$(GO) mod tidy
+	@if ! git diff --quiet -- go.mod go.sum; then echo "go.mod/go.sum not tidy:"; git diff -- go.mod go.sum; cp /tmp/arbor.go.mod.bak go.mod; cp /tmp/arbor.go.sum.bak go.sum; exit 1; fi
+
+## cover: test with coverage and print the per-function summary
+cover:
+	$(GO) test -race -count=1 -coverprofile=cover.out $(PKGS)
+	$(GO) tool cover -func=cover.out | tail -n 1

@@ -1,0 +1,62 @@
+package child
+
+import (
+	"context"
+	"time"
+)
+
+// Control is what a runner, normally a supervisor, installs in each
+// incarnation's context with [WithControl], so that the child can talk back to
+// it through the functions of this package.
+type Control interface {
+	// Ready marks the incarnation ready. Calls after the first do nothing.
+	Ready()
+	// StopDeadline returns when the incarnation's shutdown budget runs out, and
+	// false if it has not been asked to stop or its budget is unbounded.
+	StopDeadline() (time.Time, bool)
+	// Path returns the incarnation's place in its tree, such as "root/db/pool".
+	Path() string
+}
+
+type controlKey struct{}
+
+// WithControl returns a copy of ctx carrying c.
+func WithControl(ctx context.Context, c Control) context.Context {
+	return context.WithValue(ctx, controlKey{}, c)
+}
+
+func control(ctx context.Context) Control {
+	c, _ := ctx.Value(controlKey{}).(Control)
+	return c
+}
+
+// Ready tells the supervisor that the child running with ctx has finished
+// starting, so its next sibling may start. A child whose spec sets
+// [Spec.AwaitReady] must call it; for other children it does nothing. It is
+// safe to call more than once and from any goroutine. Outside a supervisor it
+// does nothing.
+func Ready(ctx context.Context) {
+	if c := control(ctx); c != nil {
+		c.Ready()
+	}
+}
+
+// StopDeadline returns the time by which the child running with ctx must have
+// returned from Serve, once its supervisor has asked it to stop by cancelling
+// ctx. It returns false before that, for an unbounded budget, and outside a
+// supervisor. A child uses it to drain within its budget.
+func StopDeadline(ctx context.Context) (time.Time, bool) {
+	if c := control(ctx); c != nil {
+		return c.StopDeadline()
+	}
+	return time.Time{}, false
+}
+
+// Path returns the tree path of the child running with ctx, such as
+// "root/db/pool", or "" outside a supervisor.
+func Path(ctx context.Context) string {
+	if c := control(ctx); c != nil {
+		return c.Path()
+	}
+	return ""
+}

@@ -1,0 +1,94 @@
+package child_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/arborgo/arbor/child"
+)
+
+// Run contains a panicking child: the panic becomes a *child.PanicError that
+// carries the value, and the exit counts as abnormal.
+func ExampleRun() {
+	svc := child.Func(func(ctx context.Context) error {
+		panic("connection pool exhausted")
+	})
+	child.Run(context.Background(), svc, func(err error) {
+		var pe *child.PanicError
+		if errors.As(err, &pe) {
+			fmt.Println("panic value:", pe.Value)
+		}
+		fmt.Println("normal exit:", child.IsNormal(err))
+		fmt.Println("transient restarted:", child.Transient.ShouldRestart(child.IsNormal(err)))
+	})
+	// Output:
+	// panic value: connection pool exhausted
+	// normal exit: false
+	// transient restarted: true
+}
+
+// A returned error reaches the exit callback unchanged.
+func ExampleFunc() {
+	svc := child.Func(func(ctx context.Context) error {
+		return errors.New("disk full")
+	})
+	child.Run(context.Background(), svc, func(err error) {
+		fmt.Println(err)
+	})
+	// Output:
+	// disk full
+}
+
+func ExampleSpec_Validate() {
+	spec := child.Spec{
+		ID:       "db",
+		Service:  child.Func(func(ctx context.Context) error { return nil }),
+		Shutdown: -5 * time.Second,
+	}
+	err := spec.Validate()
+	fmt.Println(errors.Is(err, child.ErrInvalidSpec))
+	var se *child.SpecError
+	if errors.As(err, &se) {
+		fmt.Println(se.ID, se.Field, se.Value)
+	}
+	// Output:
+	// true
+	// db Shutdown -5s
+}
+
+func ExampleSpec_WithDefaults() {
+	w := child.Spec{ID: "db"}.WithDefaults()
+	s := child.Spec{ID: "sub", Kind: child.Supervisor}.WithDefaults()
+	fmt.Println(w, w.Shutdown, w.StartTimeout, w.AwaitReady)
+	fmt.Println(s, s.Shutdown == child.Infinity, s.StartTimeout == child.Infinity, s.AwaitReady)
+	// Output:
+	// worker "db" (permanent) 5s 15s false
+	// supervisor "sub" (permanent) true true true
+}
+
+func ExampleShutdownf() {
+	err := child.Shutdownf("config reloaded")
+	fmt.Println(err)
+	fmt.Println(child.IsNormal(err))
+	fmt.Println(child.IsNormal(nil))
+	fmt.Println(child.IsNormal(errors.New("disk full")))
+	fmt.Println(child.IsNormal(context.Canceled))
+	// Output:
+	// child: shutdown: config reloaded
+	// true
+	// true
+	// false
+	// false
+}
+
+func ExampleRestart_ShouldRestart() {
+	for _, r := range []child.Restart{child.Permanent, child.Transient, child.Temporary} {
+		fmt.Printf("%-9s normal:%-5v crash:%v\n", r, r.ShouldRestart(true), r.ShouldRestart(false))
+	}
+	// Output:
+	// permanent normal:true  crash:true
+	// transient normal:false crash:true
+	// temporary normal:false crash:false
+}

@@ -1,0 +1,183 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/arborgo/arbor/child"
+)
+
+// ChildState is a child's state as [Supervisor.Children] reports it.
+type ChildState uint8
+
+const (
+	// Running: an incarnation is running.
+	Running ChildState = iota
+	// Restarting: the child is waiting to be restarted (a backoff delay, or a
+	// retry after a failed start).
+	Restarting
+	// Stopped: the spec is kept with nothing running: terminated through the
+	// API, a transient child that ended normally, or one that ignored its start.
+	Stopped
+)
+
+var stateNames = [...]string{Running: "running", Restarting: "restarting", Stopped: "stopped"}
+
+// String returns "running", "restarting" or "stopped".
+func (s ChildState) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("ChildState(%d)", uint8(s))
+}
+
+// MarshalText encodes s as its name.
+func (s ChildState) MarshalText() ([]byte, error) {
+	if int(s) >= len(stateNames) {
+		return nil, fmt.Errorf("supervisor: unknown child state %d", uint8(s))
+	}
+	return []byte(stateNames[s]), nil
+}
+
+// UnmarshalText parses a child state name.
+func (s *ChildState) UnmarshalText(text []byte) error {
+	for i, n := range stateNames {
+		if string(text) == n {
+			*s = ChildState(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("supervisor: unknown child state %q", text)
+}
+
+// ChildInfo describes one child (OTP's which_children, with more detail).
+type ChildInfo struct {
+	ID        string
+	Kind      child.Kind
+	Restart   child.Restart
+	State     ChildState
+	Restarts  int       // times the supervisor started it again after its first start
+	Abandoned int       // incarnations abandoned after their shutdown budget that have not returned yet
+	Started   time.Time // when the running incarnation started; zero if none runs
+	LastExit  error     // reason of the last exit, if any
+}
+
+// Counts is OTP's count_children.
+type Counts struct {
+	Specs       int // all children
+	Active      int // children with a running incarnation
+	Supervisors int // children of kind child.Supervisor, running or not
+	Workers     int // children of kind child.Worker, running or not
+}
+
+type op uint8
+
+const (
+	opStart op = iota
+	opTerminate
+	opRestart
+	opDelete
+	opChildren
+	opCount
+	opSpec
+)
+
+// readOnly reports whether the loop may answer the request in the middle of
+// starting or stopping a child.
+func (o op) readOnly() bool { return o >= opChildren }
+
+type request struct {
+	op    op
+	id    string
+	spec  child.Spec
+	reply chan response // buffered (1): the loop never blocks replying
+}
+
+type response struct {
+	err      error
+	children []ChildInfo
+	counts   Counts
+	spec     child.Spec
+}
+
+func (s *Supervisor) call(ctx context.Context, req request) (response, error) {
+	s.mu.Lock()
+	r := s.cur
+	s.mu.Unlock()
+	if r == nil {
+		return response{}, ErrNotRunning
+	}
+	req.reply = make(chan response, 1)
+	select {
+	case r.reqs <- req:
+	case <-r.done:
+		return response{}, ErrNotRunning
+	case <-ctx.Done():
+		return response{}, ctx.Err()
+	}
+	// The loop answers every request it accepted, even when it stops.
+	select {
+	case resp := <-req.reply:
+		return resp, resp.err
+	case <-ctx.Done():
+		return response{}, ctx.Err()
+	}
+}
+
+// StartChild adds spec as the last child and starts it, waiting for its
+// started handshake (OTP's start_child). It returns [ErrAlreadyStarted] or
+// [ErrAlreadyPresent] if the ID is taken, a [*child.SpecError] for an invalid
+// spec, and a [*StartError] if the start failed, in which case nothing is kept.
+// A child that declines to start (child.ErrIgnore) is kept, not running,
+// unless it is temporary.
+func (s *Supervisor) StartChild(ctx context.Context, spec child.Spec) error {
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	_, err := s.call(ctx, request{op: opStart, spec: spec.WithDefaults()})
+	return err
+}
+
+// TerminateChild stops the child with that ID within its shutdown budget and
+// keeps its spec, not running; a temporary child's spec is deleted. It
+// succeeds for a child that is not running, and cancels a pending restart. It
+// returns a [*StopTimeoutError] if the child had to be abandoned.
+func (s *Supervisor) TerminateChild(ctx context.Context, id string) error {
+	_, err := s.call(ctx, request{op: opTerminate, id: id})
+	return err
+}
+
+// RestartChild starts a child that is not running (OTP's restart_child). It
+// does not count against the restart intensity. It returns [ErrRunning],
+// [ErrRestarting], [ErrNotFound], or a [*StartError], after which the spec
+// stays, not running.
+func (s *Supervisor) RestartChild(ctx context.Context, id string) error {
+	_, err := s.call(ctx, request{op: opRestart, id: id})
+	return err
+}
+
+// DeleteChild removes the spec of a child that is not running. It returns
+// [ErrRunning], [ErrRestarting] or [ErrNotFound].
+func (s *Supervisor) DeleteChild(ctx context.Context, id string) error {
+	_, err := s.call(ctx, request{op: opDelete, id: id})
+	return err
+}
+
+// Children lists the children in start order (OTP lists newest first).
+func (s *Supervisor) Children(ctx context.Context) ([]ChildInfo, error) {
+	resp, err := s.call(ctx, request{op: opChildren})
+	return resp.children, err
+}
+
+// CountChildren counts the children as OTP's count_children does.
+func (s *Supervisor) CountChildren(ctx context.Context) (Counts, error) {
+	resp, err := s.call(ctx, request{op: opCount})
+	return resp.counts, err
+}
+
+// ChildSpec returns the spec of the child with that ID, defaults filled in.
+func (s *Supervisor) ChildSpec(ctx context.Context, id string) (child.Spec, error) {
+	resp, err := s.call(ctx, request{op: opSpec, id: id})
+	return resp.spec, err
+}

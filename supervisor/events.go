@@ -1,0 +1,279 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/arborgo/arbor/child"
+)
+
+// EventKind says what happened. Each kind maps to one OTP report context.
+type EventKind uint8
+
+const (
+	// ChildStarted: a child started (and, if awaited, reported ready). OTP's
+	// progress report, context "started".
+	ChildStarted EventKind = iota
+	// ChildIgnored: a child declined to start by returning child.ErrIgnore.
+	ChildIgnored
+	// ChildStartFailed: a start failed, during init or a restart. Context "start_error".
+	ChildStartFailed
+	// ChildExited: a child ended by itself. Context "child_terminated" when it
+	// is restarted or was abnormal; Err is its reason.
+	ChildExited
+	// ChildStopped: the supervisor stopped a child and it returned in time.
+	// If it had already crashed, or panicked while stopping, context
+	// "shutdown_error" with Err set.
+	ChildStopped
+	// ChildAbandoned: a child overran its shutdown budget and was abandoned.
+	// Context "shutdown_error"; Err is a [*StopTimeoutError].
+	ChildAbandoned
+	// AbandonedReturned: an abandoned incarnation finally returned.
+	AbandonedReturned
+	// RestartScheduled: a restart waits for a backoff delay (Delay).
+	RestartScheduled
+	// IntensityExceeded: the supervisor gives up. Context "shutdown", reason
+	// "reached_max_restart_intensity".
+	IntensityExceeded
+	// SupervisorReady: every child has started.
+	SupervisorReady
+	// SupervisorStopped: Serve is returning; Err is what it returns.
+	SupervisorStopped
+)
+
+var kindNames = [...]string{
+	ChildStarted:      "child_started",
+	ChildIgnored:      "child_ignored",
+	ChildStartFailed:  "child_start_failed",
+	ChildExited:       "child_exited",
+	ChildStopped:      "child_stopped",
+	ChildAbandoned:    "child_abandoned",
+	AbandonedReturned: "abandoned_returned",
+	RestartScheduled:  "restart_scheduled",
+	IntensityExceeded: "intensity_exceeded",
+	SupervisorReady:   "supervisor_ready",
+	SupervisorStopped: "supervisor_stopped",
+}
+
+// String returns the kind's snake_case name, such as "child_exited".
+func (k EventKind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", uint8(k))
+}
+
+// MarshalText encodes k as its name.
+func (k EventKind) MarshalText() ([]byte, error) {
+	if int(k) >= len(kindNames) {
+		return nil, fmt.Errorf("supervisor: unknown event kind %d", uint8(k))
+	}
+	return []byte(kindNames[k]), nil
+}
+
+// UnmarshalText parses an event kind name.
+func (k *EventKind) UnmarshalText(text []byte) error {
+	for i, n := range kindNames {
+		if string(text) == n {
+			*k = EventKind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("supervisor: unknown event kind %q", text)
+}
+
+// Event is a typed supervisor report, delivered to hooks and logged.
+type Event struct {
+	Kind       EventKind
+	Time       time.Time     // from the supervisor's clock
+	Supervisor string        // the supervisor's path, such as "root/db"
+	Child      string        // the child's ID; empty for supervisor events
+	Restart    child.Restart // the child's restart type
+	Err        error         // exit or failure reason; a *child.PanicError for a panic
+	Restarts   int           // the child's restart count so far
+	InWindow   int           // restarts inside the intensity window (IntensityExceeded)
+	Delay      time.Duration // backoff delay (RestartScheduled)
+	Restarted  bool          // ChildExited: the exit leads to a restart
+}
+
+// Context returns the OTP report context of e: "started", "start_error",
+// "child_terminated", "shutdown_error", "reached_max_restart_intensity", or ""
+// for events OTP does not report.
+func (e Event) Context() string {
+	switch e.Kind {
+	case ChildStarted:
+		return "started"
+	case ChildStartFailed:
+		return "start_error"
+	case ChildExited:
+		if e.Restarted || (e.Restart == child.Temporary && !child.IsNormal(e.Err)) {
+			return "child_terminated"
+		}
+	case ChildAbandoned:
+		return "shutdown_error"
+	case ChildStopped:
+		if e.Err != nil {
+			return "shutdown_error"
+		}
+	case IntensityExceeded:
+		return "reached_max_restart_intensity"
+	}
+	return ""
+}
+
+// MarshalLogObject writes e's fields with arbor's stable keys, so
+// zap.Object("event", e) logs it.
+func (e Event) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString("kind", e.Kind.String())
+	enc.AddString("supervisor", e.Supervisor)
+	if e.Child != "" {
+		enc.AddString("child", e.Child)
+		enc.AddString("restart", e.Restart.String())
+		enc.AddInt("restarts", e.Restarts)
+	}
+	if c := e.Context(); c != "" {
+		enc.AddString("context", c)
+	}
+	if e.Err != nil {
+		enc.AddString("reason", e.Err.Error())
+	}
+	if e.Delay > 0 {
+		enc.AddDuration("delay", e.Delay)
+	}
+	return nil
+}
+
+// Hook receives events. See [WithHook] for how hooks are called.
+type Hook func(Event)
+
+// dispatcher delivers events to hooks on a goroutine that exists only while
+// events are queued, so a slow hook never holds the supervisor up and a hook
+// may call back into the supervisor.
+type dispatcher struct {
+	hooks []Hook
+	log   *zap.Logger
+
+	mu      sync.Mutex
+	queue   []Event // guarded by mu
+	running bool    // guarded by mu: a deliver goroutine is active
+}
+
+func (d *dispatcher) push(ev Event) {
+	d.mu.Lock()
+	d.queue = append(d.queue, ev)
+	start := !d.running
+	d.running = true
+	d.mu.Unlock()
+	if start {
+		// Ends as soon as it finds the queue empty.
+		go d.deliver()
+	}
+}
+
+func (d *dispatcher) deliver() {
+	for {
+		d.mu.Lock()
+		batch := d.queue
+		d.queue = nil
+		if len(batch) == 0 {
+			d.running = false
+			d.mu.Unlock()
+			return
+		}
+		d.mu.Unlock()
+		for _, ev := range batch {
+			for _, h := range d.hooks {
+				d.call(h, ev)
+			}
+		}
+	}
+}
+
+func (d *dispatcher) call(h Hook, ev Event) {
+	defer func() {
+		if v := recover(); v != nil {
+			d.log.Error("event hook panicked", zap.Stringer("event_kind", ev.Kind), zap.Any("panic", v), zap.Stack("stack"))
+		}
+	}()
+	h(ev)
+}
+
+// logEvent writes ev as one report with a fixed message per kind and fixed
+// keys; log already carries the supervisor's path.
+func logEvent(log *zap.Logger, ev Event) {
+	var (
+		level = zapcore.DebugLevel
+		msg   string
+	)
+	switch ev.Kind {
+	case ChildStarted:
+		msg = "child started"
+	case ChildIgnored:
+		msg, level = "child ignored its start", zapcore.InfoLevel
+	case ChildStartFailed:
+		msg, level = "child failed to start", zapcore.ErrorLevel
+	case ChildExited:
+		msg, level = "child exited", zapcore.InfoLevel
+		if ev.Context() == "child_terminated" {
+			msg, level = "child terminated", zapcore.ErrorLevel
+		}
+	case ChildStopped:
+		msg = "child stopped"
+		if ev.Err != nil {
+			level = zapcore.ErrorLevel
+		}
+	case ChildAbandoned:
+		msg, level = "child abandoned after its shutdown budget", zapcore.ErrorLevel
+	case AbandonedReturned:
+		msg, level = "abandoned child returned", zapcore.WarnLevel
+	case RestartScheduled:
+		msg, level = "restart scheduled", zapcore.InfoLevel
+	case IntensityExceeded:
+		msg, level = "reached max restart intensity", zapcore.ErrorLevel
+	case SupervisorReady:
+		msg = "supervisor started"
+	case SupervisorStopped:
+		msg, level = "supervisor stopped", zapcore.InfoLevel
+		if ev.Err != nil {
+			level = zapcore.ErrorLevel
+		}
+	}
+	ce := log.Check(level, msg)
+	if ce == nil {
+		return
+	}
+	fields := make([]zap.Field, 0, 8)
+	if ev.Child != "" {
+		fields = append(fields, zap.String("child", ev.Child), zap.Stringer("restart", ev.Restart), zap.Int("restarts", ev.Restarts))
+	}
+	if c := ev.Context(); c != "" {
+		fields = append(fields, zap.String("context", c))
+	}
+	if ev.Err != nil {
+		var pe *child.PanicError
+		var st *StopTimeoutError
+		switch {
+		case errors.As(ev.Err, &pe):
+			fields = append(fields, zap.String("reason", "panic"), zap.String("panic", fmt.Sprint(pe.Value)), zap.String("stack", pe.Stack()))
+		case errors.As(ev.Err, &st):
+			fields = append(fields, zap.Error(ev.Err), zap.Duration("shutdown", st.Budget))
+			if st.Stacks != "" {
+				fields = append(fields, zap.String("stack", st.Stacks))
+			}
+		default:
+			fields = append(fields, zap.Error(ev.Err))
+		}
+	}
+	if ev.Kind == IntensityExceeded {
+		fields = append(fields, zap.String("reason", "reached_max_restart_intensity"), zap.Int("restarts_in_window", ev.InWindow))
+	}
+	if ev.Delay > 0 {
+		fields = append(fields, zap.Duration("delay", ev.Delay))
+	}
+	ce.Write(fields...)
+}

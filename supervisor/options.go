@@ -1,0 +1,119 @@
+package supervisor
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"go.uber.org/zap"
+
+	"github.com/arborgo/arbor/escalation"
+	"github.com/arborgo/arbor/strategy"
+)
+
+// Option configures a [Supervisor] in [New].
+type Option interface{ apply(*options) }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	strategy     strategy.Strategy
+	intensity    escalation.Intensity
+	newBackoff   func() backoff.BackOff
+	logger       *zap.Logger
+	hooks        []Hook
+	clock        Clock
+	startTimeout time.Duration
+	crashOnPanic bool
+}
+
+func defaultOptions() options {
+	return options{
+		strategy:  strategy.OneForOne,
+		intensity: escalation.Default,
+		logger:    zap.NewNop(),
+		clock:     systemClock{},
+	}
+}
+
+func (o *options) validate() error {
+	if !o.strategy.Valid() {
+		return fmt.Errorf("%w: WithStrategy(%v): unknown strategy", ErrInvalidOption, o.strategy)
+	}
+	if err := o.intensity.Validate(); err != nil {
+		return fmt.Errorf("%w: WithIntensity: %w", ErrInvalidOption, err)
+	}
+	if o.startTimeout < 0 {
+		return fmt.Errorf("%w: WithStartTimeout(%v): must be positive, or 0 for none", ErrInvalidOption, o.startTimeout)
+	}
+	if o.logger == nil {
+		return fmt.Errorf("%w: WithLogger(nil): pass zap.NewNop() for no logging", ErrInvalidOption)
+	}
+	if o.clock == nil {
+		return fmt.Errorf("%w: WithClock(nil)", ErrInvalidOption)
+	}
+	return nil
+}
+
+// WithStrategy sets the restart strategy. Default [strategy.OneForOne]. The last one wins.
+func WithStrategy(s strategy.Strategy) Option {
+	return optionFunc(func(o *options) { o.strategy = s })
+}
+
+// WithIntensity sets the restart intensity: past MaxRestarts restarts within
+// Period the supervisor gives up and escalates. Default [escalation.Default]
+// (1 in 5 s, as OTP). The last one wins.
+func WithIntensity(i escalation.Intensity) Option {
+	return optionFunc(func(o *options) { o.intensity = i })
+}
+
+// WithBackoff sets a delay between a child's exit and its restart. newBackOff
+// is called once per child to build that child's policy (a backoff.BackOff is
+// not safe to share). The supervisor only asks it for delays: each delay is
+// waited as a timer on the supervisor's clock, never a sleep, and a stop
+// interrupts it. The policy is reset once the child has stayed up a whole
+// intensity period. Build exponential policies with MaxElapsedTime 0: a
+// policy that returns backoff.Stop makes the supervisor give up. Default none:
+// restarts are immediate, as in OTP. The last one wins.
+func WithBackoff(newBackOff func() backoff.BackOff) Option {
+	return optionFunc(func(o *options) { o.newBackoff = newBackOff })
+}
+
+// WithLogger sets where reports are logged. Default zap.NewNop(). Loggers are
+// never inherited by nested supervisors implicitly. The last one wins.
+func WithLogger(l *zap.Logger) Option {
+	return optionFunc(func(o *options) { o.logger = l })
+}
+
+// WithHook adds a function that receives every [Event]. Hooks are additive
+// and called in the order given, on a goroutine of their own, never on the
+// supervisor's: a slow hook delays only later events, and a hook may call the
+// supervisor's methods. A panicking hook is recovered and logged.
+func WithHook(h Hook) Option {
+	return optionFunc(func(o *options) {
+		if h != nil {
+			o.hooks = append(o.hooks, h)
+		}
+	})
+}
+
+// WithClock sets the clock used for restart windows, backoff delays and start
+// and shutdown budgets. Default the system clock. Tests use supervisortest.Clock.
+func WithClock(c Clock) Option {
+	return optionFunc(func(o *options) { o.clock = c })
+}
+
+// WithStartTimeout bounds the whole ordered start of the children when Serve
+// begins; each child's own [child.Spec.StartTimeout] applies within it.
+// Default 0: no overall deadline.
+func WithStartTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.startTimeout = d })
+}
+
+// WithCrashOnPanic lets a child's panic crash the process instead of being
+// recovered and treated as an abnormal exit. Default off.
+func WithCrashOnPanic() Option {
+	return optionFunc(func(o *options) { o.crashOnPanic = true })
+}

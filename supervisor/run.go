@@ -1,0 +1,805 @@
+package supervisor
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"go.uber.org/zap"
+
+	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/escalation"
+	"github.com/arborgo/arbor/strategy"
+)
+
+// run is one call of Serve: the state machine and everything it owns.
+type run struct {
+	s     *Supervisor
+	opts  *options
+	clock Clock
+	log   *zap.Logger
+	path  string
+
+	serveCtx context.Context // Serve's ctx: its end asks for a stop
+	base     context.Context // parent of every incarnation's ctx: serveCtx's values, not its cancellation
+
+	msgs  chan msg      // from incarnations; never closed
+	reqs  chan request  // calls from the API; never closed
+	ready chan struct{} // closed once every child has started
+	done  chan struct{} // closed when Serve returns; senders give up then
+	err   error         // Serve's result; written before done is closed
+
+	stopC    chan struct{} // closed by requestStop
+	stopOnce sync.Once
+	stopMu   sync.Mutex
+	stopBy   time.Time // guarded by stopMu: the earliest deadline a Stop caller gave
+
+	// Owned by the run goroutine.
+	children      []*entry // start order
+	byID          map[string]*entry
+	window        *escalation.Window
+	deferred      []msg     // exits that arrived while the loop waited on one child
+	deferredReqs  []request // mutating calls that arrived while the loop waited on one child
+	timers        timerHeap // restarts waiting for their time
+	armedC        <-chan time.Time
+	armedDue      time.Time
+	startDeadline time.Time // overall start deadline during the initial start; zero otherwise
+	failure       error     // set when the supervisor must give up
+	seq           uint64    // orders restarts due at the same time
+}
+
+// entry is one child of a run.
+type entry struct {
+	spec child.Spec      // defaults filled in; immutable
+	path string          // immutable
+	base context.Context // immutable: parent of its incarnations' contexts, with its pprof label
+
+	// Owned by the run goroutine.
+	state     ChildState
+	inc       *incarnation // the running incarnation, or nil
+	restarts  int
+	abandoned int    // abandoned incarnations that have not returned
+	gen       uint64 // bumped to cancel a pending restart
+	removed   bool
+	backoff   backoff.BackOff // nil without WithBackoff
+	lastExit  error
+}
+
+// incarnation is one call of a child's Serve. It is the child's
+// [child.Control].
+type incarnation struct {
+	e      *entry
+	r      *run
+	cancel context.CancelFunc
+	await  bool   // immutable: the supervisor waits for Ready
+	path   string // immutable
+
+	readied atomic.Bool
+	stopBy  atomic.Int64 // UnixNano of the stop deadline; 0 while not stopping or unbounded
+
+	// Owned by the run goroutine.
+	started   time.Time
+	exited    bool // its exit message has arrived
+	handled   bool // the supervisor has dealt with its end
+	abandoned bool
+}
+
+var _ child.Control = (*incarnation)(nil)
+
+// msg is what an incarnation tells the loop: it is ready, or it exited with err.
+type msg struct {
+	inc  *incarnation
+	exit bool
+	err  error
+}
+
+func (i *incarnation) Ready() {
+	if !i.await || !i.readied.CompareAndSwap(false, true) {
+		return
+	}
+	select {
+	case i.r.msgs <- msg{inc: i}:
+	case <-i.r.done:
+	}
+}
+
+func (i *incarnation) StopDeadline() (time.Time, bool) {
+	if n := i.stopBy.Load(); n != 0 {
+		return time.Unix(0, n), true
+	}
+	return time.Time{}, false
+}
+
+func (i *incarnation) Path() string { return i.path }
+
+func newRun(s *Supervisor, ctx context.Context) *run {
+	path := child.Path(ctx)
+	if path == "" {
+		path = s.name
+	}
+	r := &run{
+		s:        s,
+		opts:     &s.opts,
+		clock:    s.opts.clock,
+		log:      s.opts.logger.With(zap.String("supervisor", path)),
+		path:     path,
+		serveCtx: ctx,
+		base:     context.WithoutCancel(ctx),
+		msgs:     make(chan msg, 64),
+		reqs:     make(chan request),
+		ready:    make(chan struct{}),
+		done:     make(chan struct{}),
+		stopC:    make(chan struct{}),
+		byID:     make(map[string]*entry, len(s.specs)),
+		window:   escalation.NewWindow(s.opts.intensity),
+	}
+	for _, sp := range s.specs {
+		r.addEntry(sp)
+	}
+	return r
+}
+
+func (r *run) addEntry(sp child.Spec) *entry {
+	e := &entry{spec: sp, path: r.path + "/" + sp.ID, state: Stopped}
+	e.base = labelled(r.base, e.path)
+	if r.opts.newBackoff != nil {
+		e.backoff = r.opts.newBackoff()
+	}
+	r.children = append(r.children, e)
+	r.byID[sp.ID] = e
+	return e
+}
+
+func (r *run) remove(e *entry) {
+	e.removed = true
+	delete(r.byID, e.spec.ID)
+	if i := slices.Index(r.children, e); i >= 0 {
+		r.children = slices.Delete(r.children, i, i+1)
+	}
+}
+
+func (r *run) requestStop(deadline time.Time) {
+	r.stopMu.Lock()
+	if !deadline.IsZero() && (r.stopBy.IsZero() || deadline.Before(r.stopBy)) {
+		r.stopBy = deadline
+	}
+	r.stopMu.Unlock()
+	r.stopOnce.Do(func() { close(r.stopC) })
+}
+
+func (r *run) stopRequested() bool {
+	select {
+	case <-r.stopC:
+		return true
+	case <-r.serveCtx.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// stopLimit is the time by which the whole shutdown must be over: the earliest
+// of a Stop caller's deadline and the budget the parent gave this supervisor.
+func (r *run) stopLimit() time.Time {
+	r.stopMu.Lock()
+	limit := r.stopBy
+	r.stopMu.Unlock()
+	if d, ok := child.StopDeadline(r.serveCtx); ok && (limit.IsZero() || d.Before(limit)) {
+		limit = d
+	}
+	return limit
+}
+
+func (r *run) emit(ev Event) {
+	ev.Time = r.clock.Now()
+	ev.Supervisor = r.path
+	logEvent(r.log, ev)
+	if r.s.disp != nil {
+		r.s.disp.push(ev)
+	}
+}
+
+func (r *run) childEvent(kind EventKind, e *entry, err error) Event {
+	return Event{Kind: kind, Child: e.spec.ID, Restart: e.spec.Restart, Restarts: e.restarts, Err: err}
+}
+
+// serve is the body of Serve: start, loop, shut down.
+func (r *run) serve() (err error) {
+	defer func() {
+		for _, q := range r.deferredReqs {
+			q.reply <- response{err: ErrStopping}
+		}
+		r.deferredReqs = nil
+		r.emit(Event{Kind: SupervisorStopped, Err: err})
+	}()
+	if startErr := r.startAll(); startErr != nil {
+		return errors.Join(startErr, r.shutdown())
+	}
+	close(r.ready)
+	r.emit(Event{Kind: SupervisorReady})
+	child.Ready(r.serveCtx)
+	r.loop()
+	err = r.shutdown()
+	if r.failure != nil {
+		err = errors.Join(r.failure, err)
+	}
+	return err
+}
+
+// startAll starts the children one at a time in declared order (OTP's init).
+func (r *run) startAll() error {
+	if d := r.opts.startTimeout; d > 0 {
+		r.startDeadline = r.clock.Now().Add(d)
+	}
+	defer func() { r.startDeadline = time.Time{} }()
+	for _, e := range slices.Clone(r.children) {
+		err := r.startChild(e)
+		switch {
+		case err == nil:
+		case errors.Is(err, errIgnored):
+			if e.spec.Restart == child.Temporary {
+				r.remove(e)
+			}
+		default:
+			if !errors.Is(err, ErrStopping) {
+				r.emit(r.childEvent(ChildStartFailed, e, err))
+			}
+			return &StartError{Supervisor: r.path, Child: e.spec.ID, Err: err}
+		}
+	}
+	return nil
+}
+
+// launch starts a new incarnation of e on a goroutine of its own.
+func (r *run) launch(e *entry) *incarnation {
+	ctx, cancel := context.WithCancel(e.base)
+	inc := &incarnation{e: e, r: r, cancel: cancel, await: e.spec.AwaitReady, path: e.path, started: r.clock.Now()}
+	e.inc = inc
+	ctx = child.WithControl(ctx, inc)
+	// Ends when the child's Serve returns. Its exit message is received by the
+	// loop, or dropped once the run is over (done), so it never blocks for ever.
+	go r.runIncarnation(ctx, inc, e.spec.Service)
+	return inc
+}
+
+func (r *run) runIncarnation(ctx context.Context, inc *incarnation, svc child.Service) {
+	exit := func(err error) {
+		// Cancel before the loop can see the exit: anything tied to this
+		// incarnation's context (registry names) is gone by the time the
+		// supervisor handles the exit and starts a replacement.
+		inc.cancel()
+		select {
+		case r.msgs <- msg{inc: inc, exit: true, err: err}:
+		case <-r.done:
+		}
+	}
+	pprof.SetGoroutineLabels(ctx)
+	if r.opts.crashOnPanic {
+		runCrashing(ctx, svc, exit)
+		return
+	}
+	child.Run(ctx, svc, exit)
+}
+
+// runCrashing is child.Run without the recover: a panic crashes the process.
+func runCrashing(ctx context.Context, svc child.Service, exit func(error)) {
+	returned := false
+	var err error
+	defer func() {
+		if returned {
+			exit(err)
+			return
+		}
+		exit(child.ErrGoexit) // runtime.Goexit, or a panic on its way to crash the process
+	}()
+	err = svc.Serve(ctx)
+	returned = true
+}
+
+// startBudget returns how long to wait for e's readiness, and false for no limit.
+func (r *run) startBudget(e *entry) (time.Duration, bool) {
+	d, ok := e.spec.StartTimeout, e.spec.StartTimeout != child.Infinity
+	if !r.startDeadline.IsZero() {
+		left := r.startDeadline.Sub(r.clock.Now())
+		if !ok || left < d {
+			d, ok = max(left, 0), true
+		}
+	}
+	return d, ok
+}
+
+// startChild starts one incarnation of e and, if e is awaited, waits for its
+// readiness. It returns nil once started, errIgnored if the child declined,
+// ErrStopping if a stop arrived meanwhile, or the reason the start failed.
+// Meanwhile other exits are deferred and read-only calls answered.
+func (r *run) startChild(e *entry) error {
+	inc := r.launch(e)
+	if !inc.await {
+		r.started(e)
+		return nil
+	}
+	var timer <-chan time.Time
+	if d, ok := r.startBudget(e); ok {
+		timer = r.clock.After(d)
+	}
+	for {
+		select {
+		case m := <-r.msgs:
+			if m.inc != inc {
+				r.note(m)
+				continue
+			}
+			if !m.exit {
+				r.started(e)
+				return nil
+			}
+			inc.exited, inc.handled = true, true
+			e.inc, e.state, e.lastExit = nil, Stopped, m.err
+			switch {
+			case errors.Is(m.err, child.ErrIgnore):
+				r.emit(r.childEvent(ChildIgnored, e, nil))
+				return errIgnored
+			case m.err == nil:
+				return errors.New("returned before it was ready")
+			default:
+				return fmt.Errorf("exited before it was ready: %w", m.err)
+			}
+		case q := <-r.reqs:
+			r.handleReqWhileBusy(q)
+		case <-timer:
+			_ = r.stopChild(e, time.Time{})
+			return ErrStartTimeout
+		case <-r.stopC:
+			_ = r.stopChild(e, time.Time{})
+			return ErrStopping
+		case <-r.serveCtx.Done():
+			_ = r.stopChild(e, time.Time{})
+			return ErrStopping
+		}
+	}
+}
+
+func (r *run) started(e *entry) {
+	e.state = Running
+	r.emit(r.childEvent(ChildStarted, e, nil))
+}
+
+// note records a message that arrived while the loop waited on another
+// incarnation; exits are handled once the wait is over.
+func (r *run) note(m msg) {
+	if m.exit {
+		m.inc.exited = true
+		r.deferred = append(r.deferred, m)
+	}
+}
+
+func (r *run) handleReqWhileBusy(q request) {
+	if q.op.readOnly() {
+		r.handleReq(q)
+		return
+	}
+	r.deferredReqs = append(r.deferredReqs, q)
+}
+
+// stopChild stops e's running incarnation: it cancels its context and waits
+// up to its shutdown budget, bounded by limit (zero: unbounded). A child
+// still running then is abandoned and reported, and a *StopTimeoutError
+// returned. Meanwhile other exits are deferred and read-only calls answered.
+func (r *run) stopChild(e *entry, limit time.Time) error {
+	inc := e.inc
+	if inc == nil {
+		return nil
+	}
+	e.inc, e.state, inc.handled = nil, Stopped, true
+	if inc.exited {
+		// It ended by itself before the supervisor got to it (its exit is
+		// still deferred, and will be skipped). OTP reports an abnormal reason
+		// as a shutdown_error; nothing is restarted.
+		var reported error
+		for _, m := range r.deferred {
+			if m.inc == inc && !child.IsNormal(m.err) {
+				reported = m.err
+			}
+		}
+		r.emit(r.childEvent(ChildStopped, e, reported))
+		return nil
+	}
+	budget, bounded := e.spec.Shutdown, e.spec.Shutdown != child.Infinity
+	if budget == child.BrutalKill {
+		budget = 0
+	}
+	now := r.clock.Now()
+	if !limit.IsZero() {
+		if left := max(limit.Sub(now), 0); !bounded || left < budget {
+			budget, bounded = left, true
+		}
+	}
+	var timer <-chan time.Time
+	if bounded {
+		inc.stopBy.Store(now.Add(budget).UnixNano())
+		timer = r.clock.After(budget)
+	}
+	inc.cancel()
+	for {
+		select {
+		case m := <-r.msgs:
+			if m.inc != inc || !m.exit {
+				r.note(m)
+				continue
+			}
+			inc.exited = true
+			// The supervisor cancelled it, so whatever it returned is a
+			// clean stop, except a panic or Goexit while stopping.
+			var reported error
+			var pe *child.PanicError
+			if errors.As(m.err, &pe) || errors.Is(m.err, child.ErrGoexit) {
+				reported = m.err
+			}
+			e.lastExit = m.err
+			r.emit(r.childEvent(ChildStopped, e, reported))
+			return nil
+		case q := <-r.reqs:
+			r.handleReqWhileBusy(q)
+		case <-timer:
+			inc.abandoned = true
+			e.abandoned++
+			err := &StopTimeoutError{Supervisor: r.path, Child: e.spec.ID, Budget: budget, Stacks: goroutineStacks(e.path)}
+			r.emit(r.childEvent(ChildAbandoned, e, err))
+			if e.spec.Shutdown == child.BrutalKill {
+				return nil // expected: BrutalKill never waits
+			}
+			return err
+		}
+	}
+}
+
+// loop handles exits, calls and timers until a stop is requested or the
+// supervisor gives up.
+func (r *run) loop() {
+	for r.failure == nil {
+		if len(r.deferred) > 0 {
+			m := r.deferred[0]
+			r.deferred = r.deferred[1:]
+			r.handleMsg(m)
+			continue
+		}
+		r.deferred = nil
+		if len(r.deferredReqs) > 0 {
+			q := r.deferredReqs[0]
+			r.deferredReqs = r.deferredReqs[1:]
+			r.handleReq(q)
+			continue
+		}
+		if r.stopRequested() {
+			return
+		}
+		if len(r.timers) > 0 && !r.timers[0].due.After(r.clock.Now()) {
+			// A restart is due. Queued exits, calls and a stop go first, so the
+			// supervisor stays responsive between back-to-back retries.
+			select {
+			case m := <-r.msgs:
+				r.handleMsg(m)
+			case q := <-r.reqs:
+				r.handleReq(q)
+			default:
+				r.runDue()
+			}
+			continue
+		}
+		select {
+		case m := <-r.msgs:
+			r.handleMsg(m)
+		case q := <-r.reqs:
+			r.handleReq(q)
+		case <-r.stopC:
+			return
+		case <-r.serveCtx.Done():
+			return
+		case <-r.timerC():
+			r.armedC = nil
+		}
+	}
+}
+
+// timerC returns a channel that fires when the earliest pending restart is
+// due, or nil if none is pending.
+func (r *run) timerC() <-chan time.Time {
+	if len(r.timers) == 0 {
+		return nil
+	}
+	due := r.timers[0].due
+	if r.armedC == nil || !r.armedDue.Equal(due) {
+		r.armedDue = due
+		r.armedC = r.clock.After(due.Sub(r.clock.Now()))
+	}
+	return r.armedC
+}
+
+func (r *run) handleMsg(m msg) {
+	if !m.exit {
+		return // a late ready from an incarnation no longer awaited
+	}
+	inc := m.inc
+	inc.exited = true
+	e := inc.e
+	switch {
+	case inc.abandoned:
+		inc.abandoned = false
+		e.abandoned--
+		r.emit(r.childEvent(AbandonedReturned, e, m.err))
+	case inc.handled || e.inc != inc:
+		// Already dealt with: stopped while its exit was in flight.
+	default:
+		r.handleExit(e, inc, m.err)
+	}
+}
+
+// handleExit applies OTP's restart-type × exit-reason matrix to a child that
+// ended by itself.
+func (r *run) handleExit(e *entry, inc *incarnation, err error) {
+	inc.handled = true
+	e.inc, e.state, e.lastExit = nil, Stopped, err
+	normal := child.IsNormal(err)
+	restart := e.spec.Restart.ShouldRestart(normal)
+	ev := r.childEvent(ChildExited, e, err)
+	ev.Restarted = restart
+	r.emit(ev)
+	if !restart {
+		if e.spec.Restart == child.Temporary {
+			r.remove(e)
+		}
+		return
+	}
+	if e.backoff != nil && r.clock.Now().Sub(inc.started) >= r.opts.intensity.Period {
+		e.backoff.Reset()
+	}
+	r.restart(e, err)
+}
+
+// restart counts one restart event for e, applies the strategy (stopping the
+// siblings it names) and schedules the starts. It runs after an exit that
+// needs a restart and after a failed restart attempt.
+func (r *run) restart(e *entry, reason error) {
+	if !r.window.Record(r.clock.Now()) {
+		r.giveUp(e, reason, escalation.ErrExceeded)
+		return
+	}
+	group := []*entry{e}
+	if r.opts.strategy != strategy.OneForOne {
+		snapshot := slices.Clone(r.children)
+		types := make([]child.Restart, len(snapshot))
+		for i, c := range snapshot {
+			types[i] = c.spec.Restart
+		}
+		p := r.opts.strategy.Plan(types, slices.Index(snapshot, e), false)
+		for _, j := range p.Stop {
+			_ = r.stopChild(snapshot[j], time.Time{}) // an abandoned sibling is reported by its event
+		}
+		for _, j := range p.Forget {
+			r.remove(snapshot[j])
+		}
+		group = group[:0]
+		for _, j := range p.Start {
+			group = append(group, snapshot[j])
+		}
+	}
+	var delay time.Duration
+	if e.backoff != nil {
+		if delay = e.backoff.NextBackOff(); delay == backoff.Stop {
+			r.giveUp(e, reason, ErrBackoffStop)
+			return
+		}
+	}
+	r.seq++
+	p := &pending{due: r.clock.Now().Add(delay), group: group, gens: make([]uint64, len(group)), seq: r.seq}
+	for i, g := range group {
+		g.state = Restarting
+		g.gen++
+		p.gens[i] = g.gen
+	}
+	heap.Push(&r.timers, p)
+	if delay > 0 {
+		ev := r.childEvent(RestartScheduled, e, reason)
+		ev.Delay = delay
+		r.emit(ev)
+	}
+}
+
+func (r *run) giveUp(e *entry, reason, why error) {
+	ev := r.childEvent(IntensityExceeded, e, reason)
+	ev.InWindow = r.window.Len(r.clock.Now())
+	r.emit(ev)
+	r.failure = &GiveUpError{Supervisor: r.path, Child: e.spec.ID, Err: reason, Intensity: r.opts.intensity, Reason: why}
+}
+
+// runDue starts the earliest due restart group in order. A start that fails
+// is a new restart event, retried as the strategy says.
+func (r *run) runDue() {
+	p := heap.Pop(&r.timers).(*pending)
+	for i, e := range p.group {
+		if e.removed || e.state != Restarting || e.gen != p.gens[i] {
+			continue // terminated, deleted or rescheduled meanwhile
+		}
+		err := r.startChild(e)
+		switch {
+		case err == nil:
+			e.restarts++
+		case errors.Is(err, errIgnored):
+			e.restarts++
+		case errors.Is(err, ErrStopping):
+			return
+		default:
+			e.state = Restarting
+			r.emit(r.childEvent(ChildStartFailed, e, err))
+			r.restart(e, err)
+			return
+		}
+	}
+}
+
+// shutdown stops every running child in reverse start order, each within its
+// budget, all within the stop limit. Nothing restarts from here on.
+func (r *run) shutdown() error {
+	r.timers = nil
+	limit := r.stopLimit()
+	var errs []error
+	for i := len(r.children) - 1; i >= 0; i-- {
+		e := r.children[i]
+		if e.state == Restarting {
+			e.state = Stopped
+		}
+		if err := r.stopChild(e, limit); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	r.deferred = nil
+	return errors.Join(errs...)
+}
+
+// handleReq carries out one API call and replies.
+func (r *run) handleReq(q request) {
+	var resp response
+	switch q.op {
+	case opStart:
+		resp.err = r.apiStart(q.spec)
+	case opTerminate:
+		resp.err = r.apiTerminate(q.id)
+	case opRestart:
+		resp.err = r.apiRestart(q.id)
+	case opDelete:
+		resp.err = r.apiDelete(q.id)
+	case opChildren:
+		resp.children = make([]ChildInfo, 0, len(r.children))
+		for _, e := range r.children {
+			info := ChildInfo{ID: e.spec.ID, Kind: e.spec.Kind, Restart: e.spec.Restart, State: e.state,
+				Restarts: e.restarts, Abandoned: e.abandoned, LastExit: e.lastExit}
+			if e.inc != nil {
+				info.Started = e.inc.started
+			}
+			resp.children = append(resp.children, info)
+		}
+	case opCount:
+		resp.counts.Specs = len(r.children)
+		for _, e := range r.children {
+			if e.inc != nil {
+				resp.counts.Active++
+			}
+			if e.spec.Kind == child.Supervisor {
+				resp.counts.Supervisors++
+			} else {
+				resp.counts.Workers++
+			}
+		}
+	case opSpec:
+		if e := r.byID[q.id]; e != nil {
+			resp.spec = e.spec
+		} else {
+			resp.err = fmt.Errorf("%w: %q", ErrNotFound, q.id)
+		}
+	}
+	q.reply <- resp
+}
+
+func (r *run) apiStart(sp child.Spec) error {
+	if e := r.byID[sp.ID]; e != nil {
+		if e.inc != nil {
+			return fmt.Errorf("%w: %q", ErrAlreadyStarted, sp.ID)
+		}
+		return fmt.Errorf("%w: %q", ErrAlreadyPresent, sp.ID)
+	}
+	e := r.addEntry(sp)
+	err := r.startChild(e)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errIgnored):
+		if sp.Restart == child.Temporary {
+			r.remove(e)
+		}
+		return nil
+	default:
+		r.remove(e)
+		return &StartError{Supervisor: r.path, Child: sp.ID, Err: err}
+	}
+}
+
+func (r *run) apiTerminate(id string) error {
+	e := r.byID[id]
+	if e == nil {
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	e.gen++ // drops a pending restart
+	err := r.stopChild(e, time.Time{})
+	e.state = Stopped
+	if e.spec.Restart == child.Temporary {
+		r.remove(e)
+	}
+	return err
+}
+
+func (r *run) apiRestart(id string) error {
+	e := r.byID[id]
+	switch {
+	case e == nil:
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	case e.inc != nil:
+		return fmt.Errorf("%w: %q", ErrRunning, id)
+	case e.state == Restarting:
+		return fmt.Errorf("%w: %q", ErrRestarting, id)
+	}
+	err := r.startChild(e)
+	if err == nil || errors.Is(err, errIgnored) {
+		return nil
+	}
+	e.state = Stopped
+	return &StartError{Supervisor: r.path, Child: id, Err: err}
+}
+
+func (r *run) apiDelete(id string) error {
+	e := r.byID[id]
+	switch {
+	case e == nil:
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	case e.inc != nil:
+		return fmt.Errorf("%w: %q", ErrRunning, id)
+	case e.state == Restarting:
+		return fmt.Errorf("%w: %q", ErrRestarting, id)
+	}
+	r.remove(e)
+	return nil
+}
+
+// pending is a group of children to start once due.
+type pending struct {
+	due   time.Time
+	group []*entry // start order
+	gens  []uint64 // each entry's gen when scheduled
+	seq   uint64   // scheduling order, for ties
+}
+
+// timerHeap orders pending restarts by due time.
+type timerHeap []*pending
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	if h[i].due.Equal(h[j].due) {
+		return h[i].seq < h[j].seq
+	}
+	return h[i].due.Before(h[j].due)
+}
+func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)   { *h = append(*h, x.(*pending)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	p := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return p
+}

@@ -1,0 +1,210 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/strategy"
+)
+
+// Supervisor runs a list of children and keeps them running: OTP's
+// supervisor. Build one with [New], run it with [Supervisor.Serve] (or
+// [Supervisor.Start] and [Supervisor.Stop]), and nest it in another by using it
+// as a child's [child.Service].
+//
+// All of a supervisor's state belongs to one goroutine, the one running Serve;
+// every method is a message to it, so methods are safe from any goroutine,
+// including from inside a child.
+type Supervisor struct {
+	name  string
+	specs []child.Spec // validated, with defaults; immutable after New
+	opts  options
+	disp  *dispatcher // nil without hooks
+
+	mu   sync.Mutex
+	cur  *run // guarded by mu: the Serve in progress, or nil
+	last *run // guarded by mu: the most recent Serve, running or not
+	bg   bool // guarded by mu: Start launched the current Serve
+}
+
+var _ child.Service = (*Supervisor)(nil)
+
+// New returns a supervisor named name for children declared in specs, in the
+// order they start. It checks every spec and option and returns an error that
+// names the bad field; it starts nothing.
+func New(name string, specs []child.Spec, opts ...Option) (*Supervisor, error) {
+	if name == "" {
+		return nil, fmt.Errorf("%w: name must not be empty", ErrInvalidOption)
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		if opt != nil {
+			opt.apply(&o)
+		}
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	checked, err := checkSpecs(specs)
+	if err != nil {
+		return nil, err
+	}
+	s := &Supervisor{name: name, specs: checked, opts: o}
+	if len(o.hooks) > 0 {
+		s.disp = &dispatcher{hooks: o.hooks, log: o.logger}
+	}
+	return s, nil
+}
+
+// CheckSpecs validates specs as [New] does, without building anything: each
+// spec's fields, and unique IDs (OTP's check_childspecs).
+func CheckSpecs(specs []child.Spec) error {
+	_, err := checkSpecs(specs)
+	return err
+}
+
+func checkSpecs(specs []child.Spec) ([]child.Spec, error) {
+	out := make([]child.Spec, len(specs))
+	seen := make(map[string]struct{}, len(specs))
+	for i, sp := range specs {
+		if err := sp.Validate(); err != nil {
+			return nil, fmt.Errorf("supervisor: spec %d: %w", i, err)
+		}
+		if _, dup := seen[sp.ID]; dup {
+			return nil, fmt.Errorf("%w: %q (spec %d)", ErrDuplicateID, sp.ID, i)
+		}
+		seen[sp.ID] = struct{}{}
+		out[i] = sp.WithDefaults()
+	}
+	return out, nil
+}
+
+// Name returns the name given to [New].
+func (s *Supervisor) Name() string { return s.name }
+
+// String returns the supervisor's name.
+func (s *Supervisor) String() string { return "supervisor " + s.name }
+
+// Strategy returns the supervisor's restart strategy.
+func (s *Supervisor) Strategy() strategy.Strategy { return s.opts.strategy }
+
+// Serve starts the children one at a time in declared order, each through its
+// started handshake, then keeps them running until ctx is done or
+// [Supervisor.Stop] is called, and then stops them one at a time in reverse
+// start order, each within its shutdown budget. It reports ready (see
+// [child.Ready]) once every child has started, so a parent starts the next
+// sibling only then.
+//
+// Serve returns only after every child has returned or been abandoned:
+//   - nil after a requested stop in which every child returned in time;
+//   - a [*StartError] if a child failed to start (the children started before
+//     it are stopped in reverse order first);
+//   - a [*GiveUpError] if it exceeded its restart intensity (escalation);
+//   - [*StopTimeoutError]s, joined, for children abandoned during shutdown.
+//
+// Serve may be called again after it returns; each call starts afresh from the
+// specs given to New, as a restarted OTP supervisor does.
+func (s *Supervisor) Serve(ctx context.Context) error {
+	r, err := s.begin(ctx, false)
+	if err != nil {
+		return err
+	}
+	return s.finish(r, r.serve())
+}
+
+func (s *Supervisor) begin(ctx context.Context, bg bool) (*run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur != nil {
+		return nil, ErrAlreadyServing
+	}
+	r := newRun(s, ctx)
+	s.cur, s.last, s.bg = r, r, bg
+	return r, nil
+}
+
+func (s *Supervisor) finish(r *run, err error) error {
+	s.mu.Lock()
+	if s.cur == r {
+		s.cur = nil
+	}
+	s.mu.Unlock()
+	r.err = err
+	close(r.done)
+	return err
+}
+
+// Start runs Serve on a goroutine of its own and returns once every child has
+// started, or with Serve's error if the start failed. ctx bounds only the
+// start; use [Supervisor.Stop] to stop the supervisor and [Supervisor.Wait] to
+// wait for it to end.
+func (s *Supervisor) Start(ctx context.Context) error {
+	r, err := s.begin(context.WithoutCancel(ctx), true)
+	if err != nil {
+		return err
+	}
+	// Ends when Serve returns, after a Stop, a start failure or escalation;
+	// Stop and Wait wait for it through r.done.
+	go func() { _ = s.finish(r, r.serve()) }()
+	select {
+	case <-r.ready:
+		return nil
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		r.requestStop(time.Time{})
+		<-r.done
+		return ctx.Err()
+	}
+}
+
+// Stop asks the supervisor to stop its children in reverse start order and
+// waits until Serve has returned, then returns Serve's result. If ctx has a
+// deadline, the whole shutdown is bounded by it: each child gets the smaller
+// of its own budget and the time left, and children still running when it
+// passes are abandoned. Stop is idempotent: concurrent and later callers all
+// wait for the same shutdown and get the same result. If ctx ends first, Stop
+// returns ctx.Err() and the shutdown goes on.
+func (s *Supervisor) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	r := s.last
+	s.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	deadline, _ := ctx.Deadline()
+	r.requestStop(deadline)
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Wait blocks until the most recent Serve has returned and returns its result;
+// it returns nil at once if Serve was never called.
+func (s *Supervisor) Wait() error {
+	s.mu.Lock()
+	r := s.last
+	s.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	<-r.done
+	return r.err
+}
+
+// Ready returns a channel closed once the current (or most recent) Serve has
+// started every child, or nil if Serve has not been called.
+func (s *Supervisor) Ready() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil {
+		return nil
+	}
+	return s.last.ready
+}
