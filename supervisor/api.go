@@ -53,14 +53,16 @@ func (s *ChildState) UnmarshalText(text []byte) error {
 
 // ChildInfo describes one child (OTP's which_children, with more detail).
 type ChildInfo struct {
-	ID        string
-	Kind      child.Kind
-	Restart   child.Restart
-	State     ChildState
-	Restarts  int       // times the supervisor started it again after its first start
-	Abandoned int       // incarnations abandoned after their shutdown budget that have not returned yet
-	Started   time.Time // when the running incarnation started; zero if none runs
-	LastExit  error     // reason of the last exit, if any
+	ID         string
+	Path       string // place in the tree, such as "root/db/pool"
+	Kind       child.Kind
+	Restart    child.Restart
+	State      ChildState
+	Restarts   int       // times the supervisor started it again after its first start
+	Abandoned  int       // incarnations abandoned after their shutdown budget that have not returned yet
+	Started    time.Time // when the running incarnation started; zero if none runs
+	LastExit   error     // reason of the last exit, if any
+	LastExitAt time.Time // when the last exit happened
 }
 
 // Counts is OTP's count_children.
@@ -81,6 +83,7 @@ const (
 	opChildren
 	opCount
 	opSpec
+	opInfo
 )
 
 // readOnly reports whether the loop may answer the request in the middle of
@@ -99,6 +102,7 @@ type response struct {
 	children []ChildInfo
 	counts   Counts
 	spec     child.Spec
+	info     SupervisorInfo
 }
 
 func (s *Supervisor) call(ctx context.Context, req request) (response, error) {

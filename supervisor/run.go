@@ -41,6 +41,9 @@ type run struct {
 	stopMu   sync.Mutex
 	stopBy   time.Time // guarded by stopMu: the earliest deadline a Stop caller gave
 
+	dynMu   sync.Mutex
+	dynSups map[string]*Supervisor // guarded by dynMu: nested supervisors added with StartChild, for Tree
+
 	// Owned by the run goroutine.
 	children      []*entry // start order
 	byID          map[string]*entry
@@ -70,6 +73,7 @@ type entry struct {
 	removed   bool
 	backoff   backoff.BackOff // nil without WithBackoff
 	lastExit  error
+	lastAt    time.Time // when lastExit happened
 }
 
 // incarnation is one call of a child's Serve. It is the child's
@@ -160,6 +164,11 @@ func (r *run) addEntry(sp child.Spec) *entry {
 func (r *run) remove(e *entry) {
 	e.removed = true
 	delete(r.byID, e.spec.ID)
+	if _, ok := e.spec.Service.(*Supervisor); ok {
+		r.dynMu.Lock()
+		delete(r.dynSups, e.spec.ID)
+		r.dynMu.Unlock()
+	}
 	if i := slices.Index(r.children, e); i >= 0 {
 		r.children = slices.Delete(r.children, i, i+1)
 	}
@@ -341,7 +350,8 @@ func (r *run) startChild(e *entry) error {
 				return nil
 			}
 			inc.exited, inc.handled = true, true
-			e.inc, e.state, e.lastExit = nil, Stopped, m.err
+			e.inc, e.state = nil, Stopped
+			r.setExit(e, m.err)
 			switch {
 			case errors.Is(m.err, child.ErrIgnore):
 				r.emit(r.childEvent(ChildIgnored, e, nil))
@@ -442,7 +452,7 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 			if errors.As(m.err, &pe) || errors.Is(m.err, child.ErrGoexit) {
 				reported = m.err
 			}
-			e.lastExit = m.err
+			r.setExit(e, m.err)
 			r.emit(r.childEvent(ChildStopped, e, reported))
 			return nil
 		case q := <-r.reqs:
@@ -545,7 +555,8 @@ func (r *run) handleMsg(m msg) {
 // ended by itself.
 func (r *run) handleExit(e *entry, inc *incarnation, err error) {
 	inc.handled = true
-	e.inc, e.state, e.lastExit = nil, Stopped, err
+	e.inc, e.state = nil, Stopped
+	r.setExit(e, err)
 	normal := child.IsNormal(err)
 	restart := e.spec.Restart.ShouldRestart(normal)
 	ev := r.childEvent(ChildExited, e, err)
@@ -663,6 +674,23 @@ func (r *run) shutdown() error {
 	return errors.Join(errs...)
 }
 
+func (r *run) setExit(e *entry, err error) {
+	e.lastExit, e.lastAt = err, r.clock.Now()
+}
+
+func (r *run) childInfos() []ChildInfo {
+	infos := make([]ChildInfo, 0, len(r.children))
+	for _, e := range r.children {
+		info := ChildInfo{ID: e.spec.ID, Path: e.path, Kind: e.spec.Kind, Restart: e.spec.Restart, State: e.state,
+			Restarts: e.restarts, Abandoned: e.abandoned, LastExit: e.lastExit, LastExitAt: e.lastAt}
+		if e.inc != nil {
+			info.Started = e.inc.started
+		}
+		infos = append(infos, info)
+	}
+	return infos
+}
+
 // handleReq carries out one API call and replies.
 func (r *run) handleReq(q request) {
 	var resp response
@@ -676,15 +704,21 @@ func (r *run) handleReq(q request) {
 	case opDelete:
 		resp.err = r.apiDelete(q.id)
 	case opChildren:
-		resp.children = make([]ChildInfo, 0, len(r.children))
-		for _, e := range r.children {
-			info := ChildInfo{ID: e.spec.ID, Kind: e.spec.Kind, Restart: e.spec.Restart, State: e.state,
-				Restarts: e.restarts, Abandoned: e.abandoned, LastExit: e.lastExit}
-			if e.inc != nil {
-				info.Started = e.inc.started
-			}
-			resp.children = append(resp.children, info)
+		resp.children = r.childInfos()
+	case opInfo:
+		resp.info = SupervisorInfo{
+			Path:      r.path,
+			Strategy:  r.opts.strategy,
+			Intensity: r.opts.intensity,
+			InWindow:  r.window.Len(r.clock.Now()),
+			Children:  r.childInfos(),
 		}
+		select {
+		case <-r.ready:
+			resp.info.Ready = true
+		default:
+		}
+		resp.info.Stopping = r.stopRequested()
 	case opCount:
 		resp.counts.Specs = len(r.children)
 		for _, e := range r.children {
@@ -715,6 +749,14 @@ func (r *run) apiStart(sp child.Spec) error {
 		return fmt.Errorf("%w: %q", ErrAlreadyPresent, sp.ID)
 	}
 	e := r.addEntry(sp)
+	if sub, ok := sp.Service.(*Supervisor); ok {
+		r.dynMu.Lock()
+		if r.dynSups == nil {
+			r.dynSups = make(map[string]*Supervisor)
+		}
+		r.dynSups[sp.ID] = sub
+		r.dynMu.Unlock()
+	}
 	err := r.startChild(e)
 	switch {
 	case err == nil:
@@ -802,4 +844,12 @@ func (h *timerHeap) Pop() any {
 	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
 	return p
+}
+
+// dynamicSupervisor returns the *Supervisor service of a child added with
+// StartChild; it is called from outside the run goroutine.
+func (r *run) dynamicSupervisor(id string) *Supervisor {
+	r.dynMu.Lock()
+	defer r.dynMu.Unlock()
+	return r.dynSups[id]
 }

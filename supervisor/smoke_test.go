@@ -6,11 +6,11 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/escalation"
 	"github.com/arborgo/arbor/strategy"
 	"github.com/arborgo/arbor/supervisor"
 	"github.com/arborgo/arbor/supervisor/supervisortest"
-	"github.com/arborgo/arbor/child"
 )
 
 func TestOneForAllOrder(t *testing.T) {

@@ -27,7 +27,7 @@ func goroutineStacks(path string) string {
 		return ""
 	}
 	exact := `"` + labelKey + `":` + strconv.Quote(path)
-	nested := `"` + labelKey + `":` + strconv.Quote(path + "/")
+	nested := `"` + labelKey + `":` + strconv.Quote(path+"/")
 	nested = nested[:len(nested)-1] // a prefix match: the closing quote is dropped
 	var out strings.Builder
 	for _, rec := range strings.Split(buf.String(), "\n\n") {

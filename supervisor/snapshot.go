@@ -1,0 +1,79 @@
+package supervisor
+
+import (
+	"context"
+
+	"github.com/arborgo/arbor/escalation"
+	"github.com/arborgo/arbor/strategy"
+)
+
+// SupervisorInfo is a point-in-time view of one supervisor.
+type SupervisorInfo struct {
+	Path      string               // such as "root/db"
+	Strategy  strategy.Strategy    // its restart strategy
+	Intensity escalation.Intensity // its restart limit
+	InWindow  int                  // restarts inside the current intensity window
+	Ready     bool                 // every child has started
+	Stopping  bool                 // a shutdown is under way
+	Children  []ChildInfo          // start order
+}
+
+// Info returns a view of the supervisor and its children, asked of its run
+// goroutine, so it also proves that the supervisor is answering.
+func (s *Supervisor) Info(ctx context.Context) (SupervisorInfo, error) {
+	resp, err := s.call(ctx, request{op: opInfo})
+	return resp.info, err
+}
+
+// Tree is a view of a whole supervision tree: a supervisor, and the trees of
+// its children that are supervisors themselves.
+type Tree struct {
+	SupervisorInfo
+	// Subtrees holds, by child ID, the trees of running children whose service
+	// is a *Supervisor.
+	Subtrees map[string]*Tree
+}
+
+// Tree returns a recursive view of the supervisor and every nested
+// supervisor whose incarnation is running. Each supervisor answers for itself,
+// so the view is consistent per supervisor, not across the tree.
+func (s *Supervisor) Tree(ctx context.Context) (*Tree, error) {
+	info, err := s.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t := &Tree{SupervisorInfo: info}
+	for _, c := range info.Children {
+		sub := s.nested(c.ID)
+		if sub == nil || c.State != Running {
+			continue
+		}
+		st, err := sub.Tree(ctx)
+		if err != nil {
+			continue // it stopped meanwhile
+		}
+		if t.Subtrees == nil {
+			t.Subtrees = make(map[string]*Tree)
+		}
+		t.Subtrees[c.ID] = st
+	}
+	return t, nil
+}
+
+// nested returns the *Supervisor behind the child with that ID, if any.
+// Dynamic children are looked up in the current run's specs too.
+func (s *Supervisor) nested(id string) *Supervisor {
+	for _, sp := range s.specs {
+		if sp.ID == id {
+			sub, _ := sp.Service.(*Supervisor)
+			return sub
+		}
+	}
+	s.mu.Lock()
+	r := s.cur
+	s.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	return r.dynamicSupervisor(id)
+}
