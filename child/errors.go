@@ -32,7 +32,9 @@ func Shutdownf(format string, args ...any) error {
 
 // IsNormal reports whether err is a normal exit reason: nil, or an error that
 // wraps [ErrShutdown]. A recovered panic is never normal, even when the panic
-// value wraps ErrShutdown: an error holding a [*PanicError] is abnormal.
+// value wraps ErrShutdown: an error holding a [*PanicError] is abnormal. So is
+// an error holding an [Abnormal] error, such as a supervisor's give-up error
+// that wraps its child's last (possibly normal) reason.
 func IsNormal(err error) bool {
 	if err == nil {
 		return true
@@ -41,7 +43,19 @@ func IsNormal(err error) bool {
 	if errors.As(err, &pe) {
 		return false
 	}
+	var ab Abnormal
+	if errors.As(err, &ab) && ab.AbnormalExit() {
+		return false
+	}
 	return errors.Is(err, ErrShutdown)
+}
+
+// Abnormal is implemented by errors that make an exit abnormal whatever they
+// wrap. IsNormal checks for it.
+type Abnormal interface {
+	error
+	// AbnormalExit reports whether the exit is abnormal.
+	AbnormalExit() bool
 }
 
 // SpecError reports one invalid field of a [Spec]. It matches [ErrInvalidSpec].

@@ -54,6 +54,11 @@ type Spec struct {
 	// supervisor (bounded by its parent's start deadline). Ignored when the
 	// child is not awaited.
 	StartTimeout time.Duration
+
+	// Significant marks a transient or temporary child whose own exit can shut
+	// its supervisor down, as the supervisor's auto-shutdown setting says
+	// (OTP's significant children). Default false.
+	Significant bool
 }
 
 // Validate checks every field and returns the first problem as a [*SpecError]
@@ -75,6 +80,8 @@ func (s Spec) Validate() error {
 		return bad("Shutdown", s.Shutdown, "must be positive, 0 (default), Infinity or BrutalKill")
 	case s.StartTimeout < 0 && s.StartTimeout != Infinity:
 		return bad("StartTimeout", s.StartTimeout, "must be positive, 0 (default) or Infinity")
+	case s.Significant && s.Restart == Permanent:
+		return bad("Significant", s.Significant, "a permanent child cannot be significant; make it transient or temporary")
 	}
 	if f, ok := s.Service.(Func); ok && f == nil {
 		return bad("Service", "child.Func(nil)", "must not be a nil function")

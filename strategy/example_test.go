@@ -48,7 +48,7 @@ func ExampleStrategy_Plan_transientNormal() {
 func ExampleStrategy_UnmarshalText() {
 	var s strategy.Strategy
 	fmt.Println(s.UnmarshalText([]byte("rest_for_one")), s)
-	fmt.Println(s.UnmarshalText([]byte("simple_one_for_one")) != nil, s)
+	fmt.Println(s.UnmarshalText([]byte("two_for_one")) != nil, s)
 	// Output:
 	// <nil> rest_for_one
 	// true rest_for_one

@@ -1,5 +1,6 @@
 // Package strategy decides which children a supervisor stops and starts after
-// one of them exits: OTP's one_for_one, one_for_all and rest_for_one.
+// one of them exits: OTP's one_for_one, one_for_all, rest_for_one and
+// simple_one_for_one.
 //
 // A [Strategy] is a closed set of values, and [Strategy.Plan] is a pure
 // function over the children's restart types: no goroutines, channels or
@@ -33,9 +34,12 @@ const (
 	// RestForOne stops the children declared after the one that exited, in
 	// reverse order, then starts it and them again in declared order.
 	RestForOne
+	// SimpleOneForOne is OneForOne over instances of one template, added at
+	// run time; they are stopped in parallel.
+	SimpleOneForOne
 )
 
-var names = [...]string{OneForOne: "one_for_one", OneForAll: "one_for_all", RestForOne: "rest_for_one"}
+var names = [...]string{OneForOne: "one_for_one", OneForAll: "one_for_all", RestForOne: "rest_for_one", SimpleOneForOne: "simple_one_for_one"}
 
 // String returns OTP's name, such as "one_for_all".
 func (s Strategy) String() string {
@@ -61,7 +65,7 @@ func (s *Strategy) UnmarshalText(text []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("strategy: unknown strategy %q: want one_for_one, one_for_all or rest_for_one", text)
+	return fmt.Errorf("strategy: unknown strategy %q: want one_for_one, one_for_all, rest_for_one or simple_one_for_one", text)
 }
 
 // Valid reports whether s is one of the defined strategies.

@@ -245,6 +245,7 @@ func TestStrategyText(t *testing.T) {
 		{strategy.OneForOne, "one_for_one"},
 		{strategy.OneForAll, "one_for_all"},
 		{strategy.RestForOne, "rest_for_one"},
+		{strategy.SimpleOneForOne, "simple_one_for_one"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -279,7 +280,7 @@ func TestStrategyText(t *testing.T) {
 }
 
 func TestStrategyTextErrors(t *testing.T) {
-	for _, s := range []strategy.Strategy{3, 4, 255} {
+	for _, s := range []strategy.Strategy{4, 5, 255} {
 		if s.Valid() {
 			t.Errorf("Strategy(%d).Valid() = true", uint8(s))
 		}
@@ -290,8 +291,7 @@ func TestStrategyTextErrors(t *testing.T) {
 			t.Errorf("Strategy(%d).MarshalText() = %q, %v; want nil, error", uint8(s), text, err)
 		}
 	}
-	// simple_one_for_one is not a Strategy value here.
-	for _, text := range []string{"", "one_for_ONE", "ONE_FOR_ALL", "simple_one_for_one", "one-for-one", "oneforone", " rest_for_one", "0"} {
+	for _, text := range []string{"", "one_for_ONE", "ONE_FOR_ALL", "Simple_one_for_one", "one-for-one", "oneforone", " rest_for_one", "0"} {
 		s := strategy.RestForOne
 		err := s.UnmarshalText([]byte(text))
 		if err == nil {

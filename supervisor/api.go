@@ -82,19 +82,30 @@ const (
 	opDelete
 	opChildren
 	opCount
+	opApply
+	opStartInstance
 	opSpec
 	opInfo
 )
 
 // readOnly reports whether the loop may answer the request in the middle of
 // starting or stopping a child.
-func (o op) readOnly() bool { return o >= opChildren }
+func (o op) readOnly() bool {
+	switch o {
+	case opChildren, opCount, opSpec, opInfo:
+		return true
+	}
+	return false
+}
 
 type request struct {
-	op    op
-	id    string
-	spec  child.Spec
-	reply chan response // buffered (1): the loop never blocks replying
+	op     op
+	id     string
+	spec   child.Spec
+	apply  *applyReq
+	svc    child.Service // opStartInstance
+	handle bool          // opTerminate: id comes from a Handle
+	reply  chan response // buffered (1): the loop never blocks replying
 }
 
 type response struct {
@@ -103,6 +114,8 @@ type response struct {
 	counts   Counts
 	spec     child.Spec
 	info     SupervisorInfo
+	changes  Changes
+	id       string // opStartInstance
 }
 
 func (s *Supervisor) call(ctx context.Context, req request) (response, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/escalation"
 )
 
@@ -36,6 +37,9 @@ var (
 	ErrStopTimeout = errors.New("supervisor: child did not stop in time")
 	// ErrStopping: the call could not complete because the supervisor is shutting down.
 	ErrStopping = errors.New("supervisor: shutting down")
+	// ErrSimpleOneForOne: the call does not apply to a simple_one_for_one
+	// supervisor, or applies only to one (OTP's {error, simple_one_for_one}).
+	ErrSimpleOneForOne = errors.New("supervisor: not for a simple_one_for_one supervisor")
 	// ErrInvalidOption matches an invalid option given to [New].
 	ErrInvalidOption = errors.New("supervisor: invalid option")
 	// ErrBackoffStop: a child's backoff policy returned backoff.Stop; the
@@ -83,6 +87,12 @@ func (e *GiveUpError) Error() string {
 
 // Unwrap returns the reason and the child's error.
 func (e *GiveUpError) Unwrap() []error { return []error{e.Reason, e.Err} }
+
+// AbnormalExit is always true: giving up is an abnormal exit, even when the
+// last exit it could not absorb was a normal one (see [child.IsNormal]).
+func (e *GiveUpError) AbnormalExit() bool { return true }
+
+var _ child.Abnormal = (*GiveUpError)(nil)
 
 // StopTimeoutError reports a child that was still running at the end of its
 // shutdown budget and was abandoned: Go cannot kill a goroutine, so it may

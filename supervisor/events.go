@@ -40,6 +40,9 @@ const (
 	// IntensityExceeded: the supervisor gives up. Context "shutdown", reason
 	// "reached_max_restart_intensity".
 	IntensityExceeded
+	// AutoShutdownTriggered: a significant child's exit shuts the supervisor down
+	// (auto-shutdown); Child and Err are that child and its reason.
+	AutoShutdownTriggered
 	// SupervisorReady: every child has started.
 	SupervisorReady
 	// SupervisorStopped: Serve is returning; Err is what it returns.
@@ -47,17 +50,18 @@ const (
 )
 
 var kindNames = [...]string{
-	ChildStarted:      "child_started",
-	ChildIgnored:      "child_ignored",
-	ChildStartFailed:  "child_start_failed",
-	ChildExited:       "child_exited",
-	ChildStopped:      "child_stopped",
-	ChildAbandoned:    "child_abandoned",
-	AbandonedReturned: "abandoned_returned",
-	RestartScheduled:  "restart_scheduled",
-	IntensityExceeded: "intensity_exceeded",
-	SupervisorReady:   "supervisor_ready",
-	SupervisorStopped: "supervisor_stopped",
+	ChildStarted:          "child_started",
+	ChildIgnored:          "child_ignored",
+	ChildStartFailed:      "child_start_failed",
+	ChildExited:           "child_exited",
+	ChildStopped:          "child_stopped",
+	ChildAbandoned:        "child_abandoned",
+	AbandonedReturned:     "abandoned_returned",
+	RestartScheduled:      "restart_scheduled",
+	IntensityExceeded:     "intensity_exceeded",
+	AutoShutdownTriggered: "auto_shutdown",
+	SupervisorReady:       "supervisor_ready",
+	SupervisorStopped:     "supervisor_stopped",
 }
 
 // String returns the kind's snake_case name, such as "child_exited".
@@ -235,6 +239,8 @@ func logEvent(log *zap.Logger, ev Event) {
 		msg, level = "restart scheduled", zapcore.InfoLevel
 	case IntensityExceeded:
 		msg, level = "reached max restart intensity", zapcore.ErrorLevel
+	case AutoShutdownTriggered:
+		msg, level = "significant child ended: auto-shutdown", zapcore.InfoLevel
 	case SupervisorReady:
 		msg = "supervisor started"
 	case SupervisorStopped:
@@ -259,7 +265,10 @@ func logEvent(log *zap.Logger, ev Event) {
 		var st *StopTimeoutError
 		switch {
 		case errors.As(ev.Err, &pe):
-			fields = append(fields, zap.String("reason", "panic"), zap.String("panic", fmt.Sprint(pe.Value)), zap.String("stack", pe.Stack()))
+			if ev.Kind != IntensityExceeded { // there "reason" is reached_max_restart_intensity
+				fields = append(fields, zap.String("reason", "panic"))
+			}
+			fields = append(fields, zap.String("panic", fmt.Sprint(pe.Value)), zap.String("stack", pe.Stack()))
 		case errors.As(ev.Err, &st):
 			fields = append(fields, zap.Error(ev.Err), zap.Duration("shutdown", st.Budget))
 			if st.Stacks != "" {

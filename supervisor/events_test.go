@@ -216,3 +216,73 @@ func TestLogGiveUp(t *testing.T) {
 		t.Errorf("log order %q, want %q", order, want)
 	}
 }
+
+// a12: StartChild and RestartChild return a failed start to the caller
+// instead of logging a start_error report.
+func TestLogNoStartErrorForAPICalls(t *testing.T) {
+	log, logs := observed()
+	a := newProbe("a", nil)
+	fail := false // read by a's next start; set only while a is stopped
+	a.onStart = func(ctx context.Context, n int) error {
+		if fail {
+			return errStartFail
+		}
+		return nil
+	}
+	s := mustNew(t, "root", []child.Spec{pspec(a)}, supervisor.WithLogger(log), supervisor.WithClock(newClock()))
+	startT(t, s)
+	ctx := testCtx(t)
+	bad := child.Spec{ID: "bad", AwaitReady: true, Service: child.Func(func(ctx context.Context) error { return errBoom })}
+	if err := s.StartChild(ctx, bad); err == nil {
+		t.Fatal("StartChild(failing) succeeded")
+	}
+	if err := s.TerminateChild(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	fail = true
+	if err := s.RestartChild(ctx, "a"); err == nil {
+		t.Fatal("RestartChild(failing) succeeded")
+	}
+	settle(t, s)
+	if es := entriesWith(logs, "start_error"); len(es) != 0 {
+		t.Errorf("%d start_error reports for API calls, want none: %v", len(es), dump(logs))
+	}
+}
+
+// a12: a progress report for each successful start of a static child. Arbor
+// logs it at debug level, as OTP has since OTP 21 (docs/semantics.md).
+func TestLogStartedProgressReportAtDebug(t *testing.T) {
+	log, logs := observed()
+	s := mustNew(t, "root", []child.Spec{pspec(newProbe("a", nil))}, supervisor.WithLogger(log), supervisor.WithClock(newClock()))
+	startT(t, s)
+	e := one(t, logs, "started")
+	if e.Level != zapcore.DebugLevel {
+		t.Errorf("started report logged at %v, want debug", e.Level)
+	}
+	wantFields(t, e, map[string]any{"supervisor": "root", "child": "a"})
+}
+
+// a12: each report carries each key once; a give-up triggered by a panic
+// must not log two "reason" fields (the panic's and the give-up's).
+func TestLogGiveUpAfterPanicHasOneReason(t *testing.T) {
+	log, logs := observed()
+	p := &panicOnce{value: "kaboom", trigger: make(chan struct{})}
+	s := mustNew(t, "root", []child.Spec{{ID: "p", Service: p, AwaitReady: true}},
+		supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 0, Period: time.Hour}),
+		supervisor.WithLogger(log), supervisor.WithClock(newClock()))
+	startT(t, s)
+	p.trigger <- struct{}{}
+	waitSup(t, s)
+	for _, e := range logs.All() {
+		seen := map[string]int{}
+		for _, f := range e.Context {
+			seen[f.Key]++
+		}
+		for k, n := range seen {
+			if n > 1 {
+				t.Errorf("log entry %q has key %q %d times", e.Message, k, n)
+			}
+		}
+	}
+	wantFields(t, one(t, logs, "reached_max_restart_intensity"), map[string]any{"reason": "reached_max_restart_intensity", "panic": "kaboom"})
+}

@@ -123,7 +123,6 @@ func TestNestedGiveUpRestartedByTransientParentEntry(t *testing.T) {
 // ending with child.Shutdownf still escalates as an abnormal exit, and the
 // transient parent entry restarts the nested supervisor.
 func TestNestedGiveUpAfterShutdownExitIsAbnormal(t *testing.T) {
-	t.Skip("BUG: GiveUpError wraps the child's reason, so a give-up triggered by a permanent child's child.ErrShutdown exit is IsNormal and a transient parent does not restart the nested supervisor")
 	x := newProbe("x", nil)
 	rootRec := supervisortest.NewRecorder()
 	sub := mustNew(t, "sub", []child.Spec{pspec(x)},
@@ -163,5 +162,30 @@ func TestNestedChildrenStopBeforeParentsEarlierSiblings(t *testing.T) {
 	wantJournal(t, j, "stop b", "stop y", "stop x", "stop a")
 	if _, err := sub.Children(testCtx(t)); !errors.Is(err, supervisor.ErrNotRunning) {
 		t.Errorf("nested supervisor after the parent stopped: Children = %v, want ErrNotRunning", err)
+	}
+}
+
+// a8, defaults: a nested supervisor's own children are bounded by the
+// budget its parent gives it: a child with a 1 h budget inside a nested
+// supervisor given 2 s must be done by the parent's deadline.
+func TestNestedShutdownBoundedByParentBudget(t *testing.T) {
+	clock := newClock()
+	deadlines := make(chan time.Time, 1)
+	c := child.Func(func(ctx context.Context) error {
+		<-ctx.Done()
+		d, _ := child.StopDeadline(ctx)
+		deadlines <- d
+		return ctx.Err()
+	})
+	sub := mustNew(t, "sub", []child.Spec{{ID: "c", Service: c, Shutdown: time.Hour}}, supervisor.WithClock(clock))
+	sp := subSpec("sub", sub)
+	sp.Shutdown = 2 * time.Second
+	root := mustNew(t, "root", []child.Spec{sp}, supervisor.WithClock(clock))
+	startT(t, root)
+	if err := stop(t, root); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if d, want := recv(t, deadlines, "c's stop deadline"), t0.Add(2*time.Second); !d.Equal(want) {
+		t.Errorf("nested child's StopDeadline = %v, want the parent's budget end %v", d, want)
 	}
 }

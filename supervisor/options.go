@@ -27,6 +27,8 @@ type options struct {
 	clock        Clock
 	startTimeout time.Duration
 	crashOnPanic bool
+	autoShutdown AutoShutdown
+	simple       bool // built by NewSimple: the strategy is simple_one_for_one
 }
 
 func defaultOptions() options {
@@ -41,6 +43,15 @@ func defaultOptions() options {
 func (o *options) validate() error {
 	if !o.strategy.Valid() {
 		return fmt.Errorf("%w: WithStrategy(%v): unknown strategy", ErrInvalidOption, o.strategy)
+	}
+	if o.simple != (o.strategy == strategy.SimpleOneForOne) {
+		return fmt.Errorf("%w: WithStrategy(%v): simple_one_for_one supervisors are built with NewSimple, and only with it", ErrInvalidOption, o.strategy)
+	}
+	if int(o.autoShutdown) >= len(autoNames) {
+		return fmt.Errorf("%w: WithAutoShutdown(%v): unknown value", ErrInvalidOption, o.autoShutdown)
+	}
+	if o.simple && o.autoShutdown != Never {
+		return fmt.Errorf("%w: WithAutoShutdown(%v): a simple_one_for_one supervisor cannot auto-shutdown (bad combination)", ErrInvalidOption, o.autoShutdown)
 	}
 	if err := o.intensity.Validate(); err != nil {
 		return fmt.Errorf("%w: WithIntensity: %w", ErrInvalidOption, err)
@@ -110,6 +121,14 @@ func WithClock(c Clock) Option {
 // Default 0: no overall deadline.
 func WithStartTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.startTimeout = d })
+}
+
+// WithAutoShutdown lets significant children shut the supervisor down when
+// they end by themselves (see [child.Spec.Significant]); the supervisor then
+// stops its other children and Serve returns nil, a normal exit. Default
+// [Never]. The last one wins.
+func WithAutoShutdown(a AutoShutdown) Option {
+	return optionFunc(func(o *options) { o.autoShutdown = a })
 }
 
 // WithCrashOnPanic lets a child's panic crash the process instead of being

@@ -89,7 +89,10 @@ func blockingRetries(p *probe, failing *atomic.Bool, attempts chan<- int, releas
 		if n == 1 || !failing.Load() {
 			return nil
 		}
-		attempts <- n
+		select {
+		case attempts <- n:
+		default: // the test reads only the first few
+		}
 		select {
 		case <-release:
 			return errStartFail
@@ -141,7 +144,11 @@ func TestTerminateRestartingChildDropsRetry(t *testing.T) {
 	a := newProbe("a", nil)
 	f := blockingRetries(newProbe("f", nil), &failing, attempts, release)
 	rec := supervisortest.NewRecorder()
-	s := mustNew(t, "root", []child.Spec{pspec(a), pspec(f)}, lenient,
+	// TerminateChild is handled between two attempts; how many attempts fail
+	// before its request arrives depends on scheduling, so the intensity is
+	// out of reach.
+	s := mustNew(t, "root", []child.Spec{pspec(a), pspec(f)},
+		supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 1 << 20, Period: time.Hour}),
 		supervisor.WithHook(rec.Hook()), supervisor.WithClock(newClock()))
 	startT(t, s)
 	f.crash(t, errBoom)
@@ -358,5 +365,62 @@ func TestBackoffFailedRestartsStillCount(t *testing.T) {
 	}
 	if got := f.incarnations(); got != 3 {
 		t.Errorf("f started %d times, want 3", got)
+	}
+}
+
+// a7 (arbor's backoff): the policy is reset once the child has stayed up a
+// whole intensity period, so the next delay is the initial one again.
+func TestBackoffResetsAfterChildStaysUpAPeriod(t *testing.T) {
+	clock := newClock()
+	a := newProbe("a", nil)
+	rec := supervisortest.NewRecorder()
+	exp := supervisor.WithBackoff(func() backoff.BackOff {
+		b := backoff.NewExponentialBackOff()
+		b.InitialInterval, b.Multiplier, b.RandomizationFactor = time.Second, 2, 0
+		b.MaxInterval, b.MaxElapsedTime = time.Hour, 0
+		b.Reset()
+		return b
+	})
+	s := mustNew(t, "root", []child.Spec{pspec(a)}, exp,
+		supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 100, Period: 10 * time.Second}),
+		supervisor.WithHook(rec.Hook()), supervisor.WithClock(clock))
+	startT(t, s)
+
+	crashAndRestart := func(n int) time.Duration {
+		t.Helper()
+		a.crash(t, errBoom)
+		ev := waitEvent(t, rec, supervisor.RestartScheduled, "a", n)
+		if err := clock.WaitForWaiters(testCtx(t), 1); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(ev.Delay)
+		waitEvent(t, rec, supervisor.ChildStarted, "a", n+1)
+		return ev.Delay
+	}
+	var delays []time.Duration
+	delays = append(delays, crashAndRestart(1), crashAndRestart(2)) // up for no time: 1s, then 2s
+	clock.Advance(10 * time.Second)                                 // up a whole period
+	delays = append(delays, crashAndRestart(3))
+	if want := []time.Duration{time.Second, 2 * time.Second, time.Second}; !slices.Equal(delays, want) {
+		t.Fatalf("backoff delays %v, want %v", delays, want)
+	}
+}
+
+// a7 (arbor's backoff): a policy that returns backoff.Stop makes the
+// supervisor give up with a *GiveUpError matching ErrBackoffStop.
+func TestBackoffStopGivesUp(t *testing.T) {
+	a := newProbe("a", nil)
+	s := mustNew(t, "root", []child.Spec{pspec(a)}, lenient,
+		supervisor.WithBackoff(func() backoff.BackOff { return &backoff.StopBackOff{} }),
+		supervisor.WithClock(newClock()))
+	startT(t, s)
+	a.crash(t, errBoom)
+	err := waitSup(t, s)
+	var gu *supervisor.GiveUpError
+	if !errors.As(err, &gu) || gu.Child != "a" || !errors.Is(err, supervisor.ErrBackoffStop) || !errors.Is(err, errBoom) {
+		t.Fatalf("Serve returned %v, want a *GiveUpError for a matching ErrBackoffStop and boom", err)
+	}
+	if a.incarnations() != 1 {
+		t.Errorf("a started %d times, want 1", a.incarnations())
 	}
 }

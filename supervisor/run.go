@@ -22,7 +22,7 @@ import (
 // run is one call of Serve: the state machine and everything it owns.
 type run struct {
 	s     *Supervisor
-	opts  *options
+	opts  options // a copy: Apply changes it without touching the Supervisor's
 	clock Clock
 	log   *zap.Logger
 	path  string
@@ -55,7 +55,13 @@ type run struct {
 	armedDue      time.Time
 	startDeadline time.Time // overall start deadline during the initial start; zero otherwise
 	failure       error     // set when the supervisor must give up
-	seq           uint64    // orders restarts due at the same time
+	autoStop      bool      // set when significant children shut the supervisor down
+
+	// simple_one_for_one: instances live in byID only, never in children, so
+	// that starting, exiting and terminating one costs O(1).
+	template  child.Spec // the template spec; zero for other strategies
+	instances uint64     // instances started so far, for their IDs
+	seq       uint64     // orders restarts due at the same time
 }
 
 // entry is one child of a run.
@@ -71,6 +77,7 @@ type entry struct {
 	abandoned int    // abandoned incarnations that have not returned
 	gen       uint64 // bumped to cancel a pending restart
 	removed   bool
+	seq       uint64          // simple_one_for_one: start order
 	backoff   backoff.BackOff // nil without WithBackoff
 	lastExit  error
 	lastAt    time.Time // when lastExit happened
@@ -130,7 +137,7 @@ func newRun(s *Supervisor, ctx context.Context) *run {
 	}
 	r := &run{
 		s:        s,
-		opts:     &s.opts,
+		opts:     s.opts,
 		clock:    s.opts.clock,
 		log:      s.opts.logger.With(zap.String("supervisor", path)),
 		path:     path,
@@ -143,6 +150,10 @@ func newRun(s *Supervisor, ctx context.Context) *run {
 		stopC:    make(chan struct{}),
 		byID:     make(map[string]*entry, len(s.specs)),
 		window:   escalation.NewWindow(s.opts.intensity),
+	}
+	if s.opts.simple {
+		r.template = s.specs[0]
+		return r
 	}
 	for _, sp := range s.specs {
 		r.addEntry(sp)
@@ -169,12 +180,20 @@ func (r *run) remove(e *entry) {
 		delete(r.dynSups, e.spec.ID)
 		r.dynMu.Unlock()
 	}
+	if r.opts.simple {
+		return
+	}
 	if i := slices.Index(r.children, e); i >= 0 {
 		r.children = slices.Delete(r.children, i, i+1)
 	}
 }
 
+// requestStop asks the loop to stop; deadline, from a Stop caller's context,
+// is wall-clock time, and is read on the supervisor's clock as the time left.
 func (r *run) requestStop(deadline time.Time) {
+	if !deadline.IsZero() {
+		deadline = r.clock.Now().Add(time.Until(deadline))
+	}
 	r.stopMu.Lock()
 	if !deadline.IsZero() && (r.stopBy.IsZero() || deadline.Before(r.stopBy)) {
 		r.stopBy = deadline
@@ -378,7 +397,9 @@ func (r *run) startChild(e *entry) error {
 
 func (r *run) started(e *entry) {
 	e.state = Running
-	r.emit(r.childEvent(ChildStarted, e, nil))
+	if !r.opts.simple { // OTP logs no progress report for simple_one_for_one instances
+		r.emit(r.childEvent(ChildStarted, e, nil))
+	}
 }
 
 // note records a message that arrived while the loop waited on another
@@ -447,13 +468,8 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 			inc.exited = true
 			// The supervisor cancelled it, so whatever it returned is a
 			// clean stop, except a panic or Goexit while stopping.
-			var reported error
-			var pe *child.PanicError
-			if errors.As(m.err, &pe) || errors.Is(m.err, child.ErrGoexit) {
-				reported = m.err
-			}
 			r.setExit(e, m.err)
-			r.emit(r.childEvent(ChildStopped, e, reported))
+			r.emit(r.childEvent(ChildStopped, e, panicOrGoexit(m.err)))
 			return nil
 		case q := <-r.reqs:
 			r.handleReqWhileBusy(q)
@@ -470,10 +486,21 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 	}
 }
 
+// panicOrGoexit returns err if it reports a panic or runtime.Goexit, the only
+// reasons a child the supervisor cancelled can give that are reported as a
+// shutdown_error, and nil otherwise.
+func panicOrGoexit(err error) error {
+	var pe *child.PanicError
+	if errors.As(err, &pe) || errors.Is(err, child.ErrGoexit) {
+		return err
+	}
+	return nil
+}
+
 // loop handles exits, calls and timers until a stop is requested or the
 // supervisor gives up.
 func (r *run) loop() {
-	for r.failure == nil {
+	for r.failure == nil && !r.autoStop {
 		if len(r.deferred) > 0 {
 			m := r.deferred[0]
 			r.deferred = r.deferred[1:]
@@ -563,6 +590,10 @@ func (r *run) handleExit(e *entry, inc *incarnation, err error) {
 	ev.Restarted = restart
 	r.emit(ev)
 	if !restart {
+		if e.spec.Significant && r.significantEnded() {
+			r.autoStop = true
+			r.emit(r.childEvent(AutoShutdownTriggered, e, err))
+		}
 		if e.spec.Restart == child.Temporary {
 			r.remove(e)
 		}
@@ -574,6 +605,23 @@ func (r *run) handleExit(e *entry, inc *incarnation, err error) {
 	r.restart(e, err)
 }
 
+// significantEnded reports whether a significant child's own exit, just
+// handled, shuts the supervisor down (OTP's auto_shutdown).
+func (r *run) significantEnded() bool {
+	switch r.opts.autoShutdown {
+	case AnySignificant:
+		return true
+	case AllSignificant:
+		for _, c := range r.children {
+			if c.spec.Significant && c.inc != nil {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
 // restart counts one restart event for e, applies the strategy (stopping the
 // siblings it names) and schedules the starts. It runs after an exit that
 // needs a restart and after a failed restart attempt.
@@ -583,7 +631,7 @@ func (r *run) restart(e *entry, reason error) {
 		return
 	}
 	group := []*entry{e}
-	if r.opts.strategy != strategy.OneForOne {
+	if s := r.opts.strategy; s == strategy.OneForAll || s == strategy.RestForOne {
 		snapshot := slices.Clone(r.children)
 		types := make([]child.Restart, len(snapshot))
 		for i, c := range snapshot {
@@ -644,6 +692,9 @@ func (r *run) runDue() {
 			e.restarts++
 		case errors.Is(err, errIgnored):
 			e.restarts++
+			if r.opts.simple {
+				r.remove(e) // a restarted instance that declines is removed
+			}
 		case errors.Is(err, ErrStopping):
 			return
 		default:
@@ -660,6 +711,9 @@ func (r *run) runDue() {
 func (r *run) shutdown() error {
 	r.timers = nil
 	limit := r.stopLimit()
+	if r.opts.simple {
+		return r.stopInstances(limit)
+	}
 	var errs []error
 	for i := len(r.children) - 1; i >= 0; i-- {
 		e := r.children[i]
@@ -679,8 +733,12 @@ func (r *run) setExit(e *entry, err error) {
 }
 
 func (r *run) childInfos() []ChildInfo {
-	infos := make([]ChildInfo, 0, len(r.children))
-	for _, e := range r.children {
+	list := r.children
+	if r.opts.simple {
+		list = r.instanceList()
+	}
+	infos := make([]ChildInfo, 0, len(list))
+	for _, e := range list {
 		info := ChildInfo{ID: e.spec.ID, Path: e.path, Kind: e.spec.Kind, Restart: e.spec.Restart, State: e.state,
 			Restarts: e.restarts, Abandoned: e.abandoned, LastExit: e.lastExit, LastExitAt: e.lastAt}
 		if e.inc != nil {
@@ -698,13 +756,17 @@ func (r *run) handleReq(q request) {
 	case opStart:
 		resp.err = r.apiStart(q.spec)
 	case opTerminate:
-		resp.err = r.apiTerminate(q.id)
+		resp.err = r.apiTerminate(q.id, q.handle)
 	case opRestart:
 		resp.err = r.apiRestart(q.id)
 	case opDelete:
 		resp.err = r.apiDelete(q.id)
+	case opApply:
+		resp.changes = r.apply(q.apply)
 	case opChildren:
 		resp.children = r.childInfos()
+	case opStartInstance:
+		resp.id, resp.err = r.apiStartInstance(q.svc)
 	case opInfo:
 		resp.info = SupervisorInfo{
 			Path:      r.path,
@@ -720,9 +782,13 @@ func (r *run) handleReq(q request) {
 		}
 		resp.info.Stopping = r.stopRequested()
 	case opCount:
+		if r.opts.simple {
+			resp.counts = r.countInstances()
+			break
+		}
 		resp.counts.Specs = len(r.children)
 		for _, e := range r.children {
-			if e.inc != nil {
+			if e.inc != nil && e.state == Running {
 				resp.counts.Active++
 			}
 			if e.spec.Kind == child.Supervisor {
@@ -742,6 +808,9 @@ func (r *run) handleReq(q request) {
 }
 
 func (r *run) apiStart(sp child.Spec) error {
+	if r.opts.simple {
+		return fmt.Errorf("%w: use StartChild of the Simple supervisor", ErrSimpleOneForOne)
+	}
 	if e := r.byID[sp.ID]; e != nil {
 		if e.inc != nil {
 			return fmt.Errorf("%w: %q", ErrAlreadyStarted, sp.ID)
@@ -772,7 +841,16 @@ func (r *run) apiStart(sp child.Spec) error {
 	}
 }
 
-func (r *run) apiTerminate(id string) error {
+func (r *run) apiTerminate(id string, handle bool) error {
+	if r.opts.simple != handle {
+		if handle {
+			return fmt.Errorf("%w: %q", ErrNotFound, id)
+		}
+		return fmt.Errorf("%w: terminate instances by their Handle", ErrSimpleOneForOne)
+	}
+	if handle {
+		return r.terminateInstance(id)
+	}
 	e := r.byID[id]
 	if e == nil {
 		return fmt.Errorf("%w: %q", ErrNotFound, id)
@@ -787,6 +865,9 @@ func (r *run) apiTerminate(id string) error {
 }
 
 func (r *run) apiRestart(id string) error {
+	if r.opts.simple {
+		return ErrSimpleOneForOne
+	}
 	e := r.byID[id]
 	switch {
 	case e == nil:
@@ -805,6 +886,9 @@ func (r *run) apiRestart(id string) error {
 }
 
 func (r *run) apiDelete(id string) error {
+	if r.opts.simple {
+		return ErrSimpleOneForOne
+	}
 	e := r.byID[id]
 	switch {
 	case e == nil:

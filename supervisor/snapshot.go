@@ -63,14 +63,15 @@ func (s *Supervisor) Tree(ctx context.Context) (*Tree, error) {
 // nested returns the *Supervisor behind the child with that ID, if any.
 // Dynamic children are looked up in the current run's specs too.
 func (s *Supervisor) nested(id string) *Supervisor {
+	s.mu.Lock()
+	r := s.cur
 	for _, sp := range s.specs {
 		if sp.ID == id {
+			s.mu.Unlock()
 			sub, _ := sp.Service.(*Supervisor)
 			return sub
 		}
 	}
-	s.mu.Lock()
-	r := s.cur
 	s.mu.Unlock()
 	if r == nil {
 		return nil

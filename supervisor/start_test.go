@@ -62,7 +62,7 @@ func TestStartWaitsForReadyBeforeNextSibling(t *testing.T) {
 	startErr := make(chan error, 1)
 	// Ends when Start returns: once a is released below.
 	go func() { startErr <- s.Start(testCtx(t)) }()
-	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	t.Cleanup(func() { _ = stop(t, s) })
 	recv(t, aStarted, "a to start")
 
 	// The supervisor answers read-only calls while it waits for a: b and c

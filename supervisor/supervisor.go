@@ -19,15 +19,15 @@ import (
 // every method is a message to it, so methods are safe from any goroutine,
 // including from inside a child.
 type Supervisor struct {
-	name  string
-	specs []child.Spec // validated, with defaults; immutable after New
-	opts  options
-	disp  *dispatcher // nil without hooks
+	name string
+	disp *dispatcher // nil without hooks; immutable
 
-	mu   sync.Mutex
-	cur  *run // guarded by mu: the Serve in progress, or nil
-	last *run // guarded by mu: the most recent Serve, running or not
-	bg   bool // guarded by mu: Start launched the current Serve
+	mu    sync.Mutex
+	specs []child.Spec // guarded by mu: validated, with defaults; what the next Serve starts
+	opts  options      // guarded by mu: replaced whole by Apply
+	cur   *run         // guarded by mu: the Serve in progress, or nil
+	last  *run         // guarded by mu: the most recent Serve, running or not
+	bg    bool         // guarded by mu: Start launched the current Serve
 }
 
 var _ child.Service = (*Supervisor)(nil)
@@ -45,10 +45,14 @@ func New(name string, specs []child.Spec, opts ...Option) (*Supervisor, error) {
 			opt.apply(&o)
 		}
 	}
+	return build(name, specs, o)
+}
+
+func build(name string, specs []child.Spec, o options) (*Supervisor, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	checked, err := checkSpecs(specs)
+	checked, err := checkSpecs(specs, &o)
 	if err != nil {
 		return nil, err
 	}
@@ -59,19 +63,30 @@ func New(name string, specs []child.Spec, opts ...Option) (*Supervisor, error) {
 	return s, nil
 }
 
-// CheckSpecs validates specs as [New] does, without building anything: each
-// spec's fields, and unique IDs (OTP's check_childspecs).
-func CheckSpecs(specs []child.Spec) error {
-	_, err := checkSpecs(specs)
+// CheckSpecs validates specs as [New] would with opts, without building
+// anything: each spec's fields, unique IDs, and significant children only
+// under an auto-shutdown setting (OTP's check_childspecs).
+func CheckSpecs(specs []child.Spec, opts ...Option) error {
+	o := defaultOptions()
+	for _, opt := range opts {
+		if opt != nil {
+			opt.apply(&o)
+		}
+	}
+	_, err := checkSpecs(specs, &o)
 	return err
 }
 
-func checkSpecs(specs []child.Spec) ([]child.Spec, error) {
+func checkSpecs(specs []child.Spec, o *options) ([]child.Spec, error) {
 	out := make([]child.Spec, len(specs))
 	seen := make(map[string]struct{}, len(specs))
 	for i, sp := range specs {
 		if err := sp.Validate(); err != nil {
 			return nil, fmt.Errorf("supervisor: spec %d: %w", i, err)
+		}
+		if sp.Significant && o.autoShutdown == Never {
+			return nil, fmt.Errorf("supervisor: spec %d: %w", i, &child.SpecError{ID: sp.ID, Field: "Significant", Value: true,
+				Reason: "significant children need an auto-shutdown setting other than Never (WithAutoShutdown)"})
 		}
 		if _, dup := seen[sp.ID]; dup {
 			return nil, fmt.Errorf("%w: %q (spec %d)", ErrDuplicateID, sp.ID, i)
@@ -89,7 +104,11 @@ func (s *Supervisor) Name() string { return s.name }
 func (s *Supervisor) String() string { return "supervisor " + s.name }
 
 // Strategy returns the supervisor's restart strategy.
-func (s *Supervisor) Strategy() strategy.Strategy { return s.opts.strategy }
+func (s *Supervisor) Strategy() strategy.Strategy {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opts.strategy
+}
 
 // Serve starts the children one at a time in declared order, each through its
 // started handshake, then keeps them running until ctx is done or

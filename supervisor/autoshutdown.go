@@ -1,0 +1,47 @@
+package supervisor
+
+import "fmt"
+
+// AutoShutdown says whether the exit of significant children shuts the
+// supervisor down (OTP's auto_shutdown). The zero value is [Never].
+type AutoShutdown uint8
+
+const (
+	// Never: significant children are not allowed.
+	Never AutoShutdown = iota
+	// AnySignificant: the supervisor shuts down when any significant child
+	// ends by itself without being restarted.
+	AnySignificant
+	// AllSignificant: the supervisor shuts down when a significant child ends
+	// by itself and no significant child is still running.
+	AllSignificant
+)
+
+var autoNames = [...]string{Never: "never", AnySignificant: "any_significant", AllSignificant: "all_significant"}
+
+// String returns OTP's name, such as "any_significant".
+func (a AutoShutdown) String() string {
+	if int(a) < len(autoNames) {
+		return autoNames[a]
+	}
+	return fmt.Sprintf("AutoShutdown(%d)", uint8(a))
+}
+
+// MarshalText encodes a as its OTP name.
+func (a AutoShutdown) MarshalText() ([]byte, error) {
+	if int(a) >= len(autoNames) {
+		return nil, fmt.Errorf("supervisor: unknown auto-shutdown value %d", uint8(a))
+	}
+	return []byte(autoNames[a]), nil
+}
+
+// UnmarshalText parses "never", "any_significant" or "all_significant".
+func (a *AutoShutdown) UnmarshalText(text []byte) error {
+	for i, n := range autoNames {
+		if string(text) == n {
+			*a = AutoShutdown(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("supervisor: unknown auto-shutdown %q: want never, any_significant or all_significant", text)
+}

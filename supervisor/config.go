@@ -1,0 +1,249 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/escalation"
+	"github.com/arborgo/arbor/strategy"
+)
+
+// Config is the part of a supervisor that [Supervisor.Apply] can change while
+// it runs: its flags and its list of children.
+type Config struct {
+	Strategy     strategy.Strategy
+	Intensity    escalation.Intensity
+	AutoShutdown AutoShutdown
+	Children     []child.Spec // start order
+}
+
+// Changes reports what [Supervisor.Apply] did, by child ID, in the new start
+// order (Removed in the old one).
+type Changes struct {
+	Added     []string // started at their declared position
+	Removed   []string // stopped in reverse start order and deleted
+	Changed   []string // stopped and started again with the new spec
+	Unchanged []string // left running as they were
+	Flags     bool     // strategy, intensity or auto-shutdown changed
+	// Failed holds the start errors of added or changed children that did not
+	// start; they are kept, not running, as after a failed RestartChild.
+	Failed []error
+}
+
+// Equaler may be implemented by a [child.Service] to tell [Supervisor.Apply]
+// whether a new service is the same as the running one. Without it, services
+// are compared with == when their type is comparable; services of other
+// types, such as a child.Func, always count as changed.
+type Equaler interface {
+	Equal(other child.Service) bool
+}
+
+// Config returns the supervisor's current configuration: the one the next
+// Serve starts from, and, while serving, the one last applied.
+func (s *Supervisor) Config() Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Config{
+		Strategy:     s.opts.strategy,
+		Intensity:    s.opts.intensity,
+		AutoShutdown: s.opts.autoShutdown,
+		Children:     slices.Clone(s.specs),
+	}
+}
+
+// Apply changes a supervisor's configuration. A new configuration that is
+// invalid is rejected whole, and nothing is touched. Otherwise, while the
+// supervisor serves, children missing from cfg.Children are stopped in
+// reverse start order and deleted, changed ones are stopped, and then, in
+// cfg.Children's order, changed and added children are started, each through
+// its started handshake; unchanged children keep running. New flags take
+// effect at once; a new intensity starts an empty window. Apply returns once
+// all of that is done. It also becomes the configuration the next Serve starts
+// from. Children added with StartChild are part of the running list, so a cfg
+// that omits them removes them.
+func (s *Supervisor) Apply(ctx context.Context, cfg Config) (Changes, error) {
+	s.mu.Lock()
+	o := s.opts
+	s.mu.Unlock()
+	o.strategy, o.intensity, o.autoShutdown = cfg.Strategy, cfg.Intensity, cfg.AutoShutdown
+	if o.simple {
+		cfg.Children = slices.Clone(cfg.Children)
+		for i := range cfg.Children {
+			if cfg.Children[i].Service == nil {
+				cfg.Children[i].Service = placeholder // as in NewSimple
+			}
+		}
+	}
+	if err := o.validate(); err != nil {
+		return Changes{}, err
+	}
+	checked, err := checkSpecs(cfg.Children, &o)
+	if err != nil {
+		return Changes{}, err
+	}
+	if o.simple && len(checked) != 1 {
+		return Changes{}, fmt.Errorf("%w: a simple_one_for_one supervisor has exactly one template spec, got %d", ErrInvalidOption, len(checked))
+	}
+	resp, err := s.call(ctx, request{op: opApply, apply: &applyReq{specs: checked, opts: o}})
+	if errors.Is(err, ErrNotRunning) {
+		// Not serving: the next Serve starts from the new configuration.
+		s.mu.Lock()
+		ch := diffSpecs(s.specs, checked)
+		ch.Flags = flagsDiffer(s.opts, o)
+		s.specs, s.opts = checked, o
+		s.mu.Unlock()
+		return ch, nil
+	}
+	if err != nil {
+		return Changes{}, err
+	}
+	return resp.changes, nil
+}
+
+type applyReq struct {
+	specs []child.Spec
+	opts  options
+}
+
+func flagsDiffer(a, b options) bool {
+	return a.strategy != b.strategy || a.intensity != b.intensity || a.autoShutdown != b.autoShutdown
+}
+
+// diffSpecs classifies new against old without starting anything.
+func diffSpecs(old, new []child.Spec) Changes {
+	var ch Changes
+	byID := make(map[string]child.Spec, len(old))
+	for _, sp := range old {
+		byID[sp.ID] = sp
+	}
+	kept := make(map[string]bool, len(new))
+	for _, sp := range new {
+		kept[sp.ID] = true
+		prev, ok := byID[sp.ID]
+		switch {
+		case !ok:
+			ch.Added = append(ch.Added, sp.ID)
+		case sameSpec(prev, sp):
+			ch.Unchanged = append(ch.Unchanged, sp.ID)
+		default:
+			ch.Changed = append(ch.Changed, sp.ID)
+		}
+	}
+	for i := len(old) - 1; i >= 0; i-- {
+		if !kept[old[i].ID] {
+			ch.Removed = append(ch.Removed, old[i].ID)
+		}
+	}
+	return ch
+}
+
+// sameSpec reports whether two specs with defaults filled in are the same.
+func sameSpec(a, b child.Spec) bool {
+	as, bs := a.Service, b.Service
+	a.Service, b.Service = nil, nil
+	return a == b && sameService(as, bs)
+}
+
+func sameService(a, b child.Service) bool {
+	if eq, ok := b.(Equaler); ok {
+		return eq.Equal(a)
+	}
+	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
+	if ta != tb || ta == nil || !ta.Comparable() {
+		return false
+	}
+	return a == b
+}
+
+// apply carries out Apply on the run goroutine.
+func (r *run) apply(q *applyReq) Changes {
+	if r.opts.simple {
+		// Only the template changes; running instances keep the spec they
+		// started with, and new instances get the new one.
+		ch := diffSpecs([]child.Spec{r.template}, q.specs)
+		ch.Flags = flagsDiffer(r.opts, q.opts)
+		r.template = q.specs[0]
+		r.setFlags(q)
+		return ch
+	}
+	ch := diffSpecs(r.currentSpecs(), q.specs)
+	ch.Flags = flagsDiffer(r.opts, q.opts)
+
+	// Stop what goes away or changes, in reverse start order.
+	changed := make(map[string]bool, len(ch.Changed))
+	for _, id := range ch.Changed {
+		changed[id] = true
+	}
+	removed := make(map[string]bool, len(ch.Removed))
+	for _, id := range ch.Removed {
+		removed[id] = true
+	}
+	for i := len(r.children) - 1; i >= 0; i-- {
+		e := r.children[i]
+		if removed[e.spec.ID] || changed[e.spec.ID] {
+			e.gen++                         // drops a pending restart
+			_ = r.stopChild(e, time.Time{}) // an abandoned child is reported by its event
+		}
+	}
+
+	// Rebuild the list in the new order, then start what is new.
+	old := r.byID
+	r.children, r.byID = make([]*entry, 0, len(q.specs)), make(map[string]*entry, len(q.specs))
+	for id, e := range old {
+		if removed[id] || changed[id] {
+			e.removed = true
+		}
+	}
+	var toStart []*entry
+	for _, sp := range q.specs {
+		if e, ok := old[sp.ID]; ok && !changed[sp.ID] {
+			r.children = append(r.children, e)
+			r.byID[sp.ID] = e
+			continue
+		}
+		toStart = append(toStart, r.addEntry(sp))
+	}
+	r.setFlags(q)
+	r.dynMu.Lock()
+	r.dynSups = nil // every child is in the Supervisor's specs now
+	r.dynMu.Unlock()
+
+	for _, e := range toStart {
+		err := r.startChild(e)
+		switch {
+		case err == nil, errors.Is(err, errIgnored):
+		case errors.Is(err, ErrStopping):
+			return ch
+		default:
+			e.state = Stopped
+			ch.Failed = append(ch.Failed, &StartError{Supervisor: r.path, Child: e.spec.ID, Err: err})
+		}
+	}
+	return ch
+}
+
+// setFlags takes the new flags and makes the new configuration the one the
+// next Serve starts from.
+func (r *run) setFlags(q *applyReq) {
+	r.opts.strategy, r.opts.autoShutdown = q.opts.strategy, q.opts.autoShutdown
+	if q.opts.intensity != r.opts.intensity {
+		r.opts.intensity = q.opts.intensity
+		r.window = escalation.NewWindow(q.opts.intensity)
+	}
+	r.s.mu.Lock()
+	r.s.specs, r.s.opts = q.specs, q.opts
+	r.s.mu.Unlock()
+}
+
+func (r *run) currentSpecs() []child.Spec {
+	specs := make([]child.Spec, len(r.children))
+	for i, e := range r.children {
+		specs[i] = e.spec
+	}
+	return specs
+}
