@@ -1,0 +1,121 @@
+package supervisor_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/escalation"
+	"github.com/arborgo/arbor/strategy"
+	"github.com/arborgo/arbor/supervisor"
+)
+
+// Live reconfiguration: removed children stop in reverse order, changed ones
+// restart, added ones start at their declared position, unchanged ones are
+// untouched; Apply returns once that is done and reports it.
+func TestApplyReconfiguresRunningTree(t *testing.T) {
+	j := &journal{}
+	a, b, c, d := newProbe("a", j), newProbe("b", j), newProbe("c", j), newProbe("d", j)
+	sup := mustNew(t, "root", []child.Spec{pspec(a), pspec(b), pspec(c)})
+	startT(t, sup)
+	j.reset()
+	bChanged := pspec(b)
+	bChanged.Restart = child.Transient
+	cfg := sup.Config()
+	cfg.Children = []child.Spec{pspec(a), bChanged, pspec(d)}
+	cfg.Strategy = strategy.RestForOne
+	ch, err := sup.Apply(testCtx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantJournal(t, j, "stop c", "stop b", "start b", "start d")
+	if !slices.Equal(ch.Unchanged, []string{"a"}) || !slices.Equal(ch.Changed, []string{"b"}) ||
+		!slices.Equal(ch.Added, []string{"d"}) || !slices.Equal(ch.Removed, []string{"c"}) || !ch.Flags || len(ch.Failed) != 0 {
+		t.Fatalf("changes = %+v", ch)
+	}
+	wantStates(t, sup, "a=running", "b=running", "d=running")
+	if sup.Strategy() != strategy.RestForOne {
+		t.Fatalf("strategy = %v", sup.Strategy())
+	}
+	if sp, _ := sup.ChildSpec(testCtx(t), "b"); sp.Restart != child.Transient {
+		t.Fatalf("b's spec not replaced: %+v", sp)
+	}
+	// The new configuration is what the next Serve starts from.
+	if got := sup.Config().Children; len(got) != 3 || got[2].ID != "d" {
+		t.Fatalf("Config after Apply = %v", got)
+	}
+}
+
+// An invalid configuration is rejected whole and the running tree is not touched.
+func TestApplyRejectsInvalidConfig(t *testing.T) {
+	j := &journal{}
+	a, b := newProbe("a", j), newProbe("b", j)
+	sup := mustNew(t, "root", []child.Spec{pspec(a), pspec(b)})
+	startT(t, sup)
+	j.reset()
+	for name, cfg := range map[string]supervisor.Config{
+		"duplicate": {Intensity: escalation.Default, Children: []child.Spec{pspec(a), pspec(a)}},
+		"bad spec":  {Intensity: escalation.Default, Children: []child.Spec{{ID: "x"}}},
+		"intensity": {Intensity: escalation.Intensity{MaxRestarts: -1, Period: time.Second}, Children: []child.Spec{pspec(a)}},
+		"strategy":  {Strategy: strategy.SimpleOneForOne, Intensity: escalation.Default},
+	} {
+		if _, err := sup.Apply(testCtx(t), cfg); err == nil {
+			t.Errorf("%s: Apply = nil, want an error", name)
+		}
+	}
+	wantJournal(t, j)
+	wantStates(t, sup, "a=running", "b=running")
+	if _, err := sup.Apply(testCtx(t), supervisor.Config{Intensity: escalation.Default, Children: []child.Spec{pspec(a), pspec(a)}}); !errors.Is(err, supervisor.ErrDuplicateID) {
+		t.Errorf("duplicate: %v, want ErrDuplicateID", err)
+	}
+}
+
+// New flags take effect at once: a lower intensity makes the next crash fatal.
+func TestApplyNewIntensity(t *testing.T) {
+	a := newProbe("a", nil)
+	sup := mustNew(t, "root", []child.Spec{pspec(a)},
+		supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 5, Period: time.Hour}), supervisor.WithClock(newClock()))
+	startT(t, sup)
+	cfg := sup.Config()
+	cfg.Intensity = escalation.Intensity{MaxRestarts: 0, Period: time.Hour}
+	if _, err := sup.Apply(testCtx(t), cfg); err != nil {
+		t.Fatal(err)
+	}
+	a.crash(t, errBoom)
+	if err := waitSup(t, sup); !errors.Is(err, escalation.ErrExceeded) {
+		t.Fatalf("Serve = %v, want ErrExceeded", err)
+	}
+}
+
+// Apply on a supervisor that is not serving sets what the next Serve starts.
+func TestApplyWhenNotServing(t *testing.T) {
+	j := &journal{}
+	a, b := newProbe("a", j), newProbe("b", j)
+	sup := mustNew(t, "root", []child.Spec{pspec(a)})
+	cfg := sup.Config()
+	cfg.Children = append(cfg.Children, pspec(b))
+	ch, err := sup.Apply(testCtx(t), cfg)
+	if err != nil || !slices.Equal(ch.Added, []string{"b"}) {
+		t.Fatalf("Apply = %+v, %v", ch, err)
+	}
+	startT(t, sup)
+	wantJournal(t, j, "start a", "start b")
+}
+
+// A start that fails during Apply is reported, and the child kept, not running.
+func TestApplyReportsFailedStart(t *testing.T) {
+	a, bad := newProbe("a", nil), newProbe("bad", nil)
+	bad.onStart = func(_ context.Context, _ int) error { return errStartFail }
+	sup := mustNew(t, "root", []child.Spec{pspec(a)})
+	startT(t, sup)
+	cfg := sup.Config()
+	cfg.Children = append(cfg.Children, pspec(bad))
+	ch, err := sup.Apply(testCtx(t), cfg)
+	if err != nil || len(ch.Failed) != 1 || !errors.Is(ch.Failed[0], errStartFail) || !errors.Is(ch.Failed[0], supervisor.ErrStartFailed) {
+		t.Fatalf("Apply = %+v, %v", ch, err)
+	}
+	wantStates(t, sup, "a=running", "bad=stopped")
+}
