@@ -103,6 +103,11 @@ type Event struct {
 	InWindow   int           // restarts inside the intensity window (IntensityExceeded)
 	Delay      time.Duration // backoff delay (RestartScheduled)
 	Restarted  bool          // ChildExited: the exit leads to a restart
+	// Elapsed is, for ChildStarted, the time from the incarnation's launch to
+	// its readiness; for ChildStopped and ChildAbandoned, the time from the
+	// polite stop (context cancelled) to its return or abandonment. Read on
+	// the supervisor's clock.
+	Elapsed time.Duration
 }
 
 // Context returns the OTP report context of e: "started", "start_error",

@@ -398,7 +398,9 @@ func (r *run) startChild(e *entry) error {
 func (r *run) started(e *entry) {
 	e.state = Running
 	if !r.opts.simple { // OTP logs no progress report for simple_one_for_one instances
-		r.emit(r.childEvent(ChildStarted, e, nil))
+		ev := r.childEvent(ChildStarted, e, nil)
+		ev.Elapsed = r.clock.Now().Sub(e.inc.started)
+		r.emit(ev)
 	}
 }
 
@@ -469,7 +471,9 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 			// The supervisor cancelled it, so whatever it returned is a
 			// clean stop, except a panic or Goexit while stopping.
 			r.setExit(e, m.err)
-			r.emit(r.childEvent(ChildStopped, e, panicOrGoexit(m.err)))
+			ev := r.childEvent(ChildStopped, e, panicOrGoexit(m.err))
+			ev.Elapsed = r.clock.Now().Sub(now)
+			r.emit(ev)
 			return nil
 		case q := <-r.reqs:
 			r.handleReqWhileBusy(q)
@@ -477,7 +481,9 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 			inc.abandoned = true
 			e.abandoned++
 			err := &StopTimeoutError{Supervisor: r.path, Child: e.spec.ID, Budget: budget, Stacks: goroutineStacks(e.path)}
-			r.emit(r.childEvent(ChildAbandoned, e, err))
+			ev := r.childEvent(ChildAbandoned, e, err)
+			ev.Elapsed = r.clock.Now().Sub(now)
+			r.emit(ev)
 			if e.spec.Shutdown == child.BrutalKill {
 				return nil // expected: BrutalKill never waits
 			}

@@ -48,6 +48,7 @@ func run(duration, crashEvery time.Duration) error {
 	cfg := zap.NewDevelopmentConfig()
 	cfg.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
 	cfg.DisableStacktrace = true
+	cfg.DisableCaller = true
 	log, err := cfg.Build()
 	if err != nil {
 		return err
