@@ -58,7 +58,7 @@ type ChildInfo struct {
 	Kind       child.Kind
 	Restart    child.Restart
 	State      ChildState
-	Restarts   int       // times the supervisor started it again after its first start
+	Restarts   int       // times the supervisor restarted it after an exit (RestartChild is not counted)
 	Abandoned  int       // incarnations abandoned after their shutdown budget that have not returned yet
 	Started    time.Time // when the running incarnation started; zero if none runs
 	LastExit   error     // reason of the last exit, if any

@@ -31,14 +31,17 @@ const (
 	// "shutdown_error" with Err set.
 	ChildStopped
 	// ChildAbandoned: a child overran its shutdown budget and was abandoned.
-	// Context "shutdown_error"; Err is a [*StopTimeoutError].
+	// Context "shutdown_error"; Err is a [*StopTimeoutError]. For a child
+	// whose Shutdown is child.BrutalKill, abandonment is expected: Err is nil
+	// and there is no report context.
 	ChildAbandoned
 	// AbandonedReturned: an abandoned incarnation finally returned.
 	AbandonedReturned
 	// RestartScheduled: a restart waits for a backoff delay (Delay).
 	RestartScheduled
-	// IntensityExceeded: the supervisor gives up. Context "shutdown", reason
-	// "reached_max_restart_intensity".
+	// IntensityExceeded: the supervisor gives up. Context
+	// "reached_max_restart_intensity" (OTP logs it as context "shutdown" with
+	// that reason); Err is the last exit reason it could not absorb.
 	IntensityExceeded
 	// AutoShutdownTriggered: a significant child's exit shuts the supervisor down
 	// (auto-shutdown); Child and Err are that child and its reason.
@@ -124,7 +127,9 @@ func (e Event) Context() string {
 			return "child_terminated"
 		}
 	case ChildAbandoned:
-		return "shutdown_error"
+		if e.Err != nil {
+			return "shutdown_error"
+		}
 	case ChildStopped:
 		if e.Err != nil {
 			return "shutdown_error"
@@ -149,7 +154,7 @@ func (e Event) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 		enc.AddString("context", c)
 	}
 	if e.Err != nil {
-		enc.AddString("reason", e.Err.Error())
+		enc.AddString("error", e.Err.Error())
 	}
 	if e.Delay > 0 {
 		enc.AddDuration("delay", e.Delay)
@@ -238,8 +243,11 @@ func logEvent(log *zap.Logger, ev Event) {
 		}
 	case ChildAbandoned:
 		msg, level = "child abandoned after its shutdown budget", zapcore.ErrorLevel
+		if ev.Err == nil {
+			msg, level = "child abandoned (brutal kill)", zapcore.InfoLevel
+		}
 	case AbandonedReturned:
-		msg, level = "abandoned child returned", zapcore.WarnLevel
+		msg, level = "abandoned child returned", zapcore.InfoLevel
 	case RestartScheduled:
 		msg, level = "restart scheduled", zapcore.InfoLevel
 	case IntensityExceeded:

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
@@ -55,13 +56,13 @@ type run struct {
 	armedDue      time.Time
 	startDeadline time.Time // overall start deadline during the initial start; zero otherwise
 	failure       error     // set when the supervisor must give up
+	stopErrs      []error   // abandonments while a stop interrupted a start
 	autoStop      bool      // set when significant children shut the supervisor down
 
 	// simple_one_for_one: instances live in byID only, never in children, so
 	// that starting, exiting and terminating one costs O(1).
-	template  child.Spec // the template spec; zero for other strategies
-	instances uint64     // instances started so far, for their IDs
-	seq       uint64     // orders restarts due at the same time
+	template child.Spec // the template spec; zero for other strategies
+	seq      uint64     // orders restarts due at the same time
 }
 
 // entry is one child of a run.
@@ -248,17 +249,16 @@ func (r *run) serve() (err error) {
 		r.emit(Event{Kind: SupervisorStopped, Err: err})
 	}()
 	if startErr := r.startAll(); startErr != nil {
-		return errors.Join(startErr, r.shutdown())
+		if errors.Is(startErr, ErrStopping) {
+			startErr = nil // a requested stop, not a failure
+		}
+		return errors.Join(startErr, errors.Join(r.stopErrs...), r.shutdown())
 	}
 	close(r.ready)
 	r.emit(Event{Kind: SupervisorReady})
 	child.Ready(r.serveCtx)
 	r.loop()
-	err = r.shutdown()
-	if r.failure != nil {
-		err = errors.Join(r.failure, err)
-	}
-	return err
+	return errors.Join(r.failure, errors.Join(r.stopErrs...), r.shutdown())
 }
 
 // startAll starts the children one at a time in declared order (OTP's init).
@@ -275,10 +275,10 @@ func (r *run) startAll() error {
 			if e.spec.Restart == child.Temporary {
 				r.remove(e)
 			}
+		case errors.Is(err, ErrStopping):
+			return err
 		default:
-			if !errors.Is(err, ErrStopping) {
-				r.emit(r.childEvent(ChildStartFailed, e, err))
-			}
+			r.emit(r.childEvent(ChildStartFailed, e, err))
 			return &StartError{Supervisor: r.path, Child: e.spec.ID, Err: err}
 		}
 	}
@@ -383,16 +383,25 @@ func (r *run) startChild(e *entry) error {
 		case q := <-r.reqs:
 			r.handleReqWhileBusy(q)
 		case <-timer:
-			_ = r.stopChild(e, time.Time{})
+			if err := r.stopChild(e, time.Time{}); err != nil {
+				return errors.Join(ErrStartTimeout, err)
+			}
 			return ErrStartTimeout
 		case <-r.stopC:
-			_ = r.stopChild(e, time.Time{})
-			return ErrStopping
+			return r.stopWhileStarting(e)
 		case <-r.serveCtx.Done():
-			_ = r.stopChild(e, time.Time{})
-			return ErrStopping
+			return r.stopWhileStarting(e)
 		}
 	}
+}
+
+// stopWhileStarting stops a child whose start a stop request interrupted,
+// within the shutdown's limit; an abandonment is kept for Serve's result.
+func (r *run) stopWhileStarting(e *entry) error {
+	if err := r.stopChild(e, r.stopLimit()); err != nil {
+		r.stopErrs = append(r.stopErrs, err)
+	}
+	return ErrStopping
 }
 
 func (r *run) started(e *entry) {
@@ -471,22 +480,31 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 			// The supervisor cancelled it, so whatever it returned is a
 			// clean stop, except a panic or Goexit while stopping.
 			r.setExit(e, m.err)
-			ev := r.childEvent(ChildStopped, e, panicOrGoexit(m.err))
+			// A nested supervisor that had to abandon some of its own
+			// children says so in its result; that is passed on, so an
+			// abandonment deep in the tree reaches the root's Stop.
+			var nested error
+			if errors.Is(m.err, ErrStopTimeout) {
+				nested = m.err
+			}
+			ev := r.childEvent(ChildStopped, e, cmp.Or(panicOrGoexit(m.err), nested))
 			ev.Elapsed = r.clock.Now().Sub(now)
 			r.emit(ev)
-			return nil
+			return nested
 		case q := <-r.reqs:
 			r.handleReqWhileBusy(q)
 		case <-timer:
 			inc.abandoned = true
 			e.abandoned++
+			if e.spec.Shutdown == child.BrutalKill {
+				// Expected: BrutalKill never waits. Reported without an error.
+				r.emit(r.childEvent(ChildAbandoned, e, nil))
+				return nil
+			}
 			err := &StopTimeoutError{Supervisor: r.path, Child: e.spec.ID, Budget: budget, Stacks: goroutineStacks(e.path)}
 			ev := r.childEvent(ChildAbandoned, e, err)
 			ev.Elapsed = r.clock.Now().Sub(now)
 			r.emit(ev)
-			if e.spec.Shutdown == child.BrutalKill {
-				return nil // expected: BrutalKill never waits
-			}
 			return err
 		}
 	}

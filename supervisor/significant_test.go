@@ -54,9 +54,7 @@ func TestAnySignificantShutsDown(t *testing.T) {
 		t.Fatalf("Serve = %v, want nil (auto-shutdown is a normal exit)", err)
 	}
 	wantJournal(t, j, "start a", "start s", "start b", "exit s", "stop b", "stop a")
-	if rec.Count(supervisor.AutoShutdownTriggered, "s") != 1 {
-		t.Fatalf("events %v, want one auto_shutdown for s", kinds(rec.Events()))
-	}
+	waitEvent(t, rec, supervisor.AutoShutdownTriggered, "s", 1)
 }
 
 // a9: a transient significant child's abnormal exit restarts it; its normal exit shuts down.

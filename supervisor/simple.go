@@ -107,11 +107,11 @@ func (p *Simple[A]) TerminateChild(ctx context.Context, h Handle) error {
 }
 
 func (r *run) apiStartInstance(svc child.Service) (string, error) {
-	r.instances++
+	n := r.s.instances.Add(1) // unique across Serves, so an old Handle never names a new instance
 	sp := r.template
-	sp.ID = r.template.ID + "#" + strconv.FormatUint(r.instances, 10)
+	sp.ID = r.template.ID + "#" + strconv.FormatUint(n, 10)
 	sp.Service = svc
-	e := &entry{spec: sp, path: r.path + "/" + sp.ID, state: Stopped, seq: r.instances}
+	e := &entry{spec: sp, path: r.path + "/" + sp.ID, state: Stopped, seq: n}
 	e.base = labelled(r.base, e.path)
 	if r.opts.newBackoff != nil {
 		e.backoff = r.opts.newBackoff()
@@ -209,7 +209,9 @@ func (r *run) stopInstances(limit time.Time) error {
 				delete(waiting, m.inc)
 				m.inc.exited = true
 				r.setExit(e, m.err)
-				r.emit(r.childEvent(ChildStopped, e, panicOrGoexit(m.err)))
+				ev := r.childEvent(ChildStopped, e, panicOrGoexit(m.err))
+				ev.Elapsed = r.clock.Now().Sub(now)
+				r.emit(ev)
 			}
 		case q := <-r.reqs:
 			r.handleReqWhileBusy(q)
@@ -218,11 +220,15 @@ func (r *run) stopInstances(limit time.Time) error {
 			for inc, e := range waiting {
 				inc.abandoned = true
 				e.abandoned++
-				err := &StopTimeoutError{Supervisor: r.path, Child: e.spec.ID, Budget: budget, Stacks: goroutineStacks(e.path)}
-				r.emit(r.childEvent(ChildAbandoned, e, err))
-				if r.template.Shutdown != child.BrutalKill {
-					errs = append(errs, err)
+				if r.template.Shutdown == child.BrutalKill {
+					r.emit(r.childEvent(ChildAbandoned, e, nil)) // expected: BrutalKill never waits
+					continue
 				}
+				err := &StopTimeoutError{Supervisor: r.path, Child: e.spec.ID, Budget: budget, Stacks: goroutineStacks(e.path)}
+				ev := r.childEvent(ChildAbandoned, e, err)
+				ev.Elapsed = r.clock.Now().Sub(now)
+				r.emit(ev)
+				errs = append(errs, err)
 			}
 			return errors.Join(errs...)
 		}

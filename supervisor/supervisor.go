@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/arborgo/arbor/child"
@@ -21,6 +22,8 @@ import (
 type Supervisor struct {
 	name string
 	disp *dispatcher // nil without hooks; immutable
+
+	instances atomic.Uint64 // simple_one_for_one instances ever started, across Serves: their IDs
 
 	mu    sync.Mutex
 	specs []child.Spec // guarded by mu: validated, with defaults; what the next Serve starts
@@ -125,7 +128,8 @@ func (s *Supervisor) Strategy() strategy.Strategy {
 //   - [*StopTimeoutError]s, joined, for children abandoned during shutdown.
 //
 // Serve may be called again after it returns; each call starts afresh from the
-// specs given to New, as a restarted OTP supervisor does.
+// specs given to New (or the configuration last given to [Supervisor.Apply]),
+// as a restarted OTP supervisor does: children added with StartChild are gone.
 func (s *Supervisor) Serve(ctx context.Context) error {
 	r, err := s.begin(ctx, false)
 	if err != nil {
@@ -172,6 +176,9 @@ func (s *Supervisor) Start(ctx context.Context) error {
 	case <-r.ready:
 		return nil
 	case <-r.done:
+		if r.err == nil {
+			return ErrStopping // a Stop came before every child had started
+		}
 		return r.err
 	case <-ctx.Done():
 		r.requestStop(time.Time{})

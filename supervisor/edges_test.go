@@ -1,0 +1,119 @@
+package supervisor_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/supervisor"
+	"github.com/arborgo/arbor/supervisor/supervisortest"
+)
+
+// a8: an abandonment deep in the tree reaches the root's Stop.
+func TestNestedAbandonmentReachesRoot(t *testing.T) {
+	clock := newClock()
+	stuck := newStubborn(t, "stuck", nil)
+	sub := mustNew(t, "sub", []child.Spec{{ID: "stuck", Service: stuck, AwaitReady: true, StartTimeout: child.Infinity, Shutdown: time.Second}},
+		supervisor.WithClock(clock))
+	root := mustNew(t, "root", []child.Spec{{ID: "sub", Service: sub, Kind: child.Supervisor}}, supervisor.WithClock(clock))
+	startT(t, root)
+	done := make(chan error, 1)
+	// Ends when Stop returns, once the clock passes stuck's budget.
+	go func() { done <- root.Stop(context.Background()) }()
+	recv(t, stuck.cancelled, "stuck cancelled")
+	if err := clock.WaitForWaiters(testCtx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	err := recv(t, done, "root Stop")
+	sts := stopTimeouts(err)
+	if len(sts) != 1 || sts[0].Child != "stuck" || sts[0].Supervisor != "root/sub" {
+		t.Fatalf("root Stop = %v, want the abandonment of root/sub/stuck", err)
+	}
+}
+
+// a3, a8: a Stop during the initial start is a requested stop, not a start
+// failure: Serve returns nil, Start reports that it was stopped.
+func TestStopDuringStart(t *testing.T) {
+	j := &journal{}
+	a := newProbe("a", j)
+	gate, open := newGate(t)
+	blocked := make(chan struct{})
+	b := newProbe("b", j)
+	b.onStart = func(ctx context.Context, _ int) error {
+		close(blocked)
+		select {
+		case <-gate:
+		case <-ctx.Done():
+		}
+		return ctx.Err()
+	}
+	s := mustNew(t, "root", []child.Spec{pspec(a), pspec(b)})
+	startErr := make(chan error, 1)
+	// Ends when Start returns, after the Stop below.
+	go func() { startErr <- s.Start(context.Background()) }()
+	recv(t, blocked, "b starting")
+	if err := stop(t, s); err != nil {
+		t.Fatalf("Stop = %v, want nil", err)
+	}
+	open()
+	if err := recv(t, startErr, "Start"); !errors.Is(err, supervisor.ErrStopping) {
+		t.Fatalf("Start = %v, want ErrStopping", err)
+	}
+	wantJournal(t, j, "start a", "start b", "fail b", "stop a")
+}
+
+// a10: instance IDs are unique across Serves, so a handle kept from an
+// earlier Serve never terminates an instance of a later one.
+func TestSimpleHandleFromEarlierServe(t *testing.T) {
+	in := newInstances()
+	p, err := supervisor.NewSimple("pool", child.Spec{ID: "w", AwaitReady: true}, in.start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	old, err := p.StartChild(ctx, "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv(t, in.started, "first")
+	if err := stop(t, p.Supervisor); err != nil {
+		t.Fatal(err)
+	}
+	startT(t, p.Supervisor)
+	h, err := p.StartChild(ctx, "second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv(t, in.started, "second")
+	if h.ID() == old.ID() {
+		t.Fatalf("new instance reuses ID %q", h.ID())
+	}
+	if err := p.TerminateChild(ctx, old); err != nil {
+		t.Fatalf("TerminateChild(old handle) = %v, want nil (already gone)", err)
+	}
+	if infos, _ := p.Children(ctx); len(infos) != 1 || infos[0].ID != h.ID() || infos[0].State != supervisor.Running {
+		t.Fatalf("children = %+v, want %s running", infos, h.ID())
+	}
+}
+
+// a8: BrutalKill does not wait; the abandonment is expected, not an error.
+func TestBrutalKill(t *testing.T) {
+	stuck := newStubborn(t, "k", nil)
+	rec := supervisortest.NewRecorder()
+	s := mustNew(t, "root", []child.Spec{{ID: "k", Service: stuck, AwaitReady: true, Shutdown: child.BrutalKill}},
+		supervisor.WithHook(rec.Hook()))
+	startT(t, s)
+	if err := stop(t, s); err != nil {
+		t.Fatalf("Stop = %v, want nil", err)
+	}
+	ev := waitEvent(t, rec, supervisor.ChildAbandoned, "k", 1)
+	if ev.Err != nil || ev.Context() != "" {
+		t.Fatalf("ChildAbandoned for a brutal kill: err %v, context %q; want none", ev.Err, ev.Context())
+	}
+}
