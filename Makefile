@@ -29,3 +29,7 @@ tidy-check:
 cover:
 	$(GO) test -race -count=1 -coverprofile=cover.out $(PKGS)
 	$(GO) tool cover -func=cover.out | tail -n 1
+
+## bench: arbor side by side with suture and the plain-goroutine floor, each figure in fresh processes (under 5 minutes on 2 cores; BENCHFLAGS=-quick for about 30 s)
+bench:
+	cd bench && $(GO) run . $(BENCHFLAGS) -out ../docs/benchmarks-latest.txt
