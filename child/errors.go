@@ -39,15 +39,59 @@ func IsNormal(err error) bool {
 	if err == nil {
 		return true
 	}
-	var pe *PanicError
-	if errors.As(err, &pe) {
+	// One walk of the error tree, without the allocations of errors.As: this
+	// runs on every exit.
+	shutdown := false
+	abnormal := walk(err, func(e error) bool {
+		switch x := e.(type) {
+		case *PanicError:
+			return true
+		case Abnormal:
+			if x.AbnormalExit() {
+				return true
+			}
+		}
+		if e == ErrShutdown {
+			shutdown = true
+		} else if is, ok := e.(interface{ Is(error) bool }); ok && is.Is(ErrShutdown) {
+			shutdown = true
+		}
 		return false
+	})
+	return !abnormal && shutdown
+}
+
+// walk calls f for err and every error it wraps, depth first, until f
+// returns true; it reports whether f did.
+func walk(err error, f func(error) bool) bool {
+	for err != nil {
+		if f(err) {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if walk(e, f) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
 	}
-	var ab Abnormal
-	if errors.As(err, &ab) && ab.AbnormalExit() {
-		return false
-	}
-	return errors.Is(err, ErrShutdown)
+	return false
+}
+
+// IsPanic reports whether err holds a [*PanicError] or is [ErrGoexit]: a
+// child that did not return normally from Serve. It does not allocate.
+func IsPanic(err error) bool {
+	return walk(err, func(e error) bool {
+		_, ok := e.(*PanicError)
+		return ok || e == ErrGoexit
+	})
 }
 
 // Abnormal is implemented by errors that make an exit abnormal whatever they

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/arborgo/arbor/child"
@@ -125,22 +126,28 @@ func (s *Supervisor) call(ctx context.Context, req request) (response, error) {
 	if r == nil {
 		return response{}, ErrNotRunning
 	}
-	req.reply = make(chan response, 1)
+	req.reply = replies.Get().(chan response)
 	select {
 	case r.reqs <- req:
 	case <-r.done:
+		replies.Put(req.reply)
 		return response{}, ErrNotRunning
 	case <-ctx.Done():
+		replies.Put(req.reply)
 		return response{}, ctx.Err()
 	}
 	// The loop answers every request it accepted, even when it stops.
 	select {
 	case resp := <-req.reply:
+		replies.Put(req.reply) // drained, so safe to reuse
 		return resp, resp.err
 	case <-ctx.Done():
-		return response{}, ctx.Err()
+		return response{}, ctx.Err() // the reply may still come: not reused
 	}
 }
+
+// replies recycles reply channels: buffered (1), and empty when put back.
+var replies = sync.Pool{New: func() any { return make(chan response, 1) }}
 
 // StartChild adds spec as the last child and starts it, waiting for its
 // started handshake (OTP's start_child). It returns [ErrAlreadyStarted] or

@@ -220,6 +220,13 @@ func (d *dispatcher) call(h Hook, ev Event) {
 // logEvent writes ev as one report with a fixed message per kind and fixed
 // keys; log already carries the supervisor's path.
 func logEvent(log *zap.Logger, ev Event) {
+	if ce := checkEvent(log, ev); ce != nil {
+		writeEvent(ce, ev)
+	}
+}
+
+// checkEvent returns the log entry for ev, or nil if its level is disabled.
+func checkEvent(log *zap.Logger, ev Event) *zapcore.CheckedEntry {
 	var (
 		level = zapcore.DebugLevel
 		msg   string
@@ -262,10 +269,11 @@ func logEvent(log *zap.Logger, ev Event) {
 			level = zapcore.ErrorLevel
 		}
 	}
-	ce := log.Check(level, msg)
-	if ce == nil {
-		return
-	}
+	return log.Check(level, msg)
+}
+
+// writeEvent writes ev's fields into its checked log entry.
+func writeEvent(ce *zapcore.CheckedEntry, ev Event) {
 	fields := make([]zap.Field, 0, 8)
 	if ev.Child != "" {
 		fields = append(fields, zap.String("child", ev.Child), zap.Stringer("restart", ev.Restart), zap.Int("restarts", ev.Restarts))

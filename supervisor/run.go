@@ -61,8 +61,9 @@ type run struct {
 
 	// simple_one_for_one: instances live in byID only, never in children, so
 	// that starting, exiting and terminating one costs O(1).
-	template child.Spec // the template spec; zero for other strategies
-	seq      uint64     // orders restarts due at the same time
+	template  child.Spec  // the template spec; zero for other strategies
+	seq       uint64      // orders restarts due at the same time
+	waitTimer *time.Timer // reused by waitFor with the system clock
 }
 
 // entry is one child of a run.
@@ -90,8 +91,9 @@ type incarnation struct {
 	e      *entry
 	r      *run
 	cancel context.CancelFunc
-	await  bool   // immutable: the supervisor waits for Ready
-	path   string // immutable
+	ctx    context.Context // immutable: the context Serve gets
+	await  bool            // immutable: the supervisor waits for Ready
+	path   string          // immutable
 
 	readied atomic.Bool
 	stopBy  atomic.Int64 // UnixNano of the stop deadline; 0 while not stopping or unbounded
@@ -227,9 +229,15 @@ func (r *run) stopLimit() time.Time {
 }
 
 func (r *run) emit(ev Event) {
+	ce := checkEvent(r.log, ev)
+	if ce == nil && r.s.disp == nil {
+		return // nobody listens: skip the clock and the fields
+	}
 	ev.Time = r.clock.Now()
 	ev.Supervisor = r.path
-	logEvent(r.log, ev)
+	if ce != nil {
+		writeEvent(ce, ev)
+	}
 	if r.s.disp != nil {
 		r.s.disp.push(ev)
 	}
@@ -242,6 +250,9 @@ func (r *run) childEvent(kind EventKind, e *entry, err error) Event {
 // serve is the body of Serve: start, loop, shut down.
 func (r *run) serve() (err error) {
 	defer func() {
+		if r.waitTimer != nil {
+			r.waitTimer.Stop()
+		}
 		for _, q := range r.deferredReqs {
 			q.reply <- response{err: ErrStopping}
 		}
@@ -286,34 +297,44 @@ func (r *run) startAll() error {
 }
 
 // launch starts a new incarnation of e on a goroutine of its own.
+// launch starts a new incarnation of e on a goroutine of its own. A child
+// that is not awaited counts as started at once; its bookkeeping is done
+// before the goroutine starts, so that the new goroutine can run straight
+// away on this core while the loop goes back to waiting.
 func (r *run) launch(e *entry) *incarnation {
 	ctx, cancel := context.WithCancel(e.base)
 	inc := &incarnation{e: e, r: r, cancel: cancel, await: e.spec.AwaitReady, path: e.path, started: r.clock.Now()}
+	inc.ctx = child.WithControl(ctx, inc)
 	e.inc = inc
-	ctx = child.WithControl(ctx, inc)
+	if !inc.await {
+		r.started(e)
+	}
 	// Ends when the child's Serve returns. Its exit message is received by the
 	// loop, or dropped once the run is over (done), so it never blocks for ever.
-	go r.runIncarnation(ctx, inc, e.spec.Service)
+	go inc.run()
 	return inc
 }
 
-func (r *run) runIncarnation(ctx context.Context, inc *incarnation, svc child.Service) {
-	exit := func(err error) {
-		// Cancel before the loop can see the exit: anything tied to this
-		// incarnation's context (registry names) is gone by the time the
-		// supervisor handles the exit and starts a replacement.
-		inc.cancel()
-		select {
-		case r.msgs <- msg{inc: inc, exit: true, err: err}:
-		case <-r.done:
-		}
-	}
-	pprof.SetGoroutineLabels(ctx)
-	if r.opts.crashOnPanic {
-		runCrashing(ctx, svc, exit)
+// run runs the incarnation on its own goroutine.
+func (i *incarnation) run() {
+	pprof.SetGoroutineLabels(i.ctx)
+	if i.r.opts.crashOnPanic {
+		runCrashing(i.ctx, i.e.spec.Service, i.exit)
 		return
 	}
-	child.Run(ctx, svc, exit)
+	child.Run(i.ctx, i.e.spec.Service, i.exit)
+}
+
+// exit reports the incarnation's end to the loop.
+func (i *incarnation) exit(err error) {
+	// Cancel before the loop can see the exit: anything tied to this
+	// incarnation's context (registry names) is gone by the time the
+	// supervisor handles the exit and starts a replacement.
+	i.cancel()
+	select {
+	case i.r.msgs <- msg{inc: i, exit: true, err: err}:
+	case <-i.r.done:
+	}
 }
 
 // runCrashing is child.Run without the recover: a panic crashes the process.
@@ -350,12 +371,11 @@ func (r *run) startBudget(e *entry) (time.Duration, bool) {
 func (r *run) startChild(e *entry) error {
 	inc := r.launch(e)
 	if !inc.await {
-		r.started(e)
 		return nil
 	}
 	var timer <-chan time.Time
 	if d, ok := r.startBudget(e); ok {
-		timer = r.clock.After(d)
+		timer = r.waitFor(d)
 	}
 	for {
 		select {
@@ -466,7 +486,7 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 	var timer <-chan time.Time
 	if bounded {
 		inc.stopBy.Store(now.Add(budget).UnixNano())
-		timer = r.clock.After(budget)
+		timer = r.waitFor(budget)
 	}
 	inc.cancel()
 	for {
@@ -514,8 +534,7 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 // reasons a child the supervisor cancelled can give that are reported as a
 // shutdown_error, and nil otherwise.
 func panicOrGoexit(err error) error {
-	var pe *child.PanicError
-	if errors.As(err, &pe) || errors.Is(err, child.ErrGoexit) {
+	if child.IsPanic(err) {
 		return err
 	}
 	return nil
@@ -538,12 +557,12 @@ func (r *run) loop() {
 			r.handleReq(q)
 			continue
 		}
-		if r.stopRequested() {
-			return
-		}
 		if len(r.timers) > 0 && !r.timers[0].due.After(r.clock.Now()) {
 			// A restart is due. Queued exits, calls and a stop go first, so the
 			// supervisor stays responsive between back-to-back retries.
+			if r.stopRequested() {
+				return
+			}
 			select {
 			case m := <-r.msgs:
 				r.handleMsg(m)
@@ -567,6 +586,22 @@ func (r *run) loop() {
 			r.armedC = nil
 		}
 	}
+}
+
+// waitFor returns a channel that fires after d, for the one wait on a child
+// (its start or its stop) the loop does at a time. With the system clock it
+// reuses one timer instead of allocating one per wait: since Go 1.23 a Reset
+// timer never delivers a stale value.
+func (r *run) waitFor(d time.Duration) <-chan time.Time {
+	if _, ok := r.clock.(systemClock); !ok {
+		return r.clock.After(d)
+	}
+	if r.waitTimer == nil {
+		r.waitTimer = time.NewTimer(d)
+	} else {
+		r.waitTimer.Reset(d)
+	}
+	return r.waitTimer.C
 }
 
 // timerC returns a channel that fires when the earliest pending restart is
@@ -626,7 +661,7 @@ func (r *run) handleExit(e *entry, inc *incarnation, err error) {
 	if e.backoff != nil && r.clock.Now().Sub(inc.started) >= r.opts.intensity.Period {
 		e.backoff.Reset()
 	}
-	r.restart(e, err)
+	r.restart(e, err, false)
 }
 
 // significantEnded reports whether a significant child's own exit, just
@@ -647,9 +682,14 @@ func (r *run) significantEnded() bool {
 }
 
 // restart counts one restart event for e, applies the strategy (stopping the
-// siblings it names) and schedules the starts. It runs after an exit that
-// needs a restart and after a failed restart attempt.
-func (r *run) restart(e *entry, reason error) {
+// siblings it names) and starts the group, at once or, after a backoff delay
+// or for a retry after a failed attempt (retry), from the queue of pending
+// restarts.
+func (r *run) restart(e *entry, reason error, retry bool) {
+	if r.stopRequested() {
+		e.state = Stopped // nothing restarts once a stop is asked for
+		return
+	}
 	if !r.window.Record(r.clock.Now()) {
 		r.giveUp(e, reason, escalation.ErrExceeded)
 		return
@@ -680,6 +720,17 @@ func (r *run) restart(e *entry, reason error) {
 			return
 		}
 	}
+	if delay == 0 && !retry {
+		// An exit's restart happens at once, as in OTP; only retries after a
+		// failed start go through the queue, so calls and a stop get a turn
+		// between them.
+		for _, g := range group {
+			g.state = Restarting
+			g.gen++
+		}
+		r.startGroup(group, nil)
+		return
+	}
 	r.seq++
 	p := &pending{due: r.clock.Now().Add(delay), group: group, gens: make([]uint64, len(group)), seq: r.seq}
 	for i, g := range group {
@@ -706,9 +757,16 @@ func (r *run) giveUp(e *entry, reason, why error) {
 // is a new restart event, retried as the strategy says.
 func (r *run) runDue() {
 	p := heap.Pop(&r.timers).(*pending)
-	for i, e := range p.group {
-		if e.removed || e.state != Restarting || e.gen != p.gens[i] {
-			continue // terminated, deleted or rescheduled meanwhile
+	r.startGroup(p.group, p.gens)
+}
+
+// startGroup starts the children of group in order; gens, if not nil, holds
+// each one's gen when it was scheduled, and a child whose gen moved on was
+// terminated, deleted or rescheduled meanwhile.
+func (r *run) startGroup(group []*entry, gens []uint64) {
+	for i, e := range group {
+		if e.removed || e.state != Restarting || (gens != nil && e.gen != gens[i]) {
+			continue
 		}
 		err := r.startChild(e)
 		switch {
@@ -724,7 +782,7 @@ func (r *run) runDue() {
 		default:
 			e.state = Restarting
 			r.emit(r.childEvent(ChildStartFailed, e, err))
-			r.restart(e, err)
+			r.restart(e, err, true)
 			return
 		}
 	}

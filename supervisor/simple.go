@@ -200,7 +200,7 @@ func (r *run) stopInstances(limit time.Time) error {
 	}
 	var timer <-chan time.Time
 	if bounded && len(waiting) > 0 {
-		timer = r.clock.After(budget)
+		timer = r.waitFor(budget)
 	}
 	for len(waiting) > 0 {
 		select {
