@@ -1,0 +1,346 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/supervisor"
+)
+
+// Exit codes returned by [Run] and [ExitCode], for os.Exit.
+const (
+	// ExitOK: the tree stopped cleanly, within its budget, after a signal, the
+	// end of Run's context, or an auto-shutdown of the root.
+	ExitOK = 0
+	// ExitStartFailed: the tree failed to start (a child failed its start, so
+	// Serve returned a *supervisor.StartError), or Run was misused.
+	ExitStartFailed = 1
+	// ExitGaveUp: the root supervisor gave up after exceeding its restart
+	// intensity (its error matches escalation.ErrExceeded, or
+	// supervisor.ErrBackoffStop).
+	ExitGaveUp = 2
+	// ExitForced: a second signal forced the exit, or the shutdown overran its
+	// budget and children were abandoned (supervisor.ErrStopTimeout).
+	ExitForced = 3
+)
+
+// Run serves sup as the root of the process's tree until the process is asked
+// to stop, stops it, and returns an exit code for os.Exit:
+//
+//	func main() {
+//		root, err := supervisor.New("root", specs)
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		os.Exit(daemon.Run(context.Background(), root))
+//	}
+//
+// Run starts the tree and waits. If the start fails, it returns
+// [ExitStartFailed]; if the root supervisor gives up, [ExitGaveUp]. The first
+// SIGINT or SIGTERM, or the end of ctx, starts the shutdown: the tree stops in
+// reverse start order within the total budget ([WithShutdownBudget]), as
+// sup.Stop with a context carrying that deadline does, and Run returns
+// [ExitOK], or [ExitForced] if a child overran the budget and was abandoned.
+// A second signal during the shutdown makes Run log what is still running and
+// return [ExitForced] at once. A signal that arrives while the tree is still
+// starting interrupts the start; a clean stop then is [ExitOK].
+//
+// ctx's values reach every child; its end is a stop request like a first
+// signal, never a forced one. sup must not be serving already. After a forced
+// return the tree may still be running: exit the process.
+func Run(ctx context.Context, sup *supervisor.Supervisor, opts ...Option) int {
+	o := newOptions(opts)
+	log := o.logger.Named("arbor").Named("daemon")
+	if sup == nil {
+		log.Error("run: nil supervisor", zap.Int("exit_code", ExitStartFailed))
+		return ExitStartFailed
+	}
+	log = log.With(zap.String("supervisor", sup.Name()))
+	if o.err != nil {
+		log.Error("run: invalid option", zap.Error(o.err), zap.Int("exit_code", ExitStartFailed))
+		return ExitStartFailed
+	}
+	sigs := o.signals
+	if sigs == nil {
+		c := make(chan os.Signal, 2)
+		signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(c)
+		sigs = c
+	}
+	d := &runner{sup: sup, log: log, budget: o.budget, sigs: sigs, ctl: newRootControl(sup.Name())}
+	return d.run(ctx)
+}
+
+// runner is one call of Run; it is used by Run's goroutine only.
+type runner struct {
+	sup    *supervisor.Supervisor
+	log    *zap.Logger
+	budget time.Duration
+	sigs   <-chan os.Signal
+	ctl    *rootControl
+	served chan error // Serve's result; buffered (1)
+}
+
+func (d *runner) run(ctx context.Context) int {
+	// The root runs under a control of Run's own, as a nested supervisor runs
+	// under its parent's: the root reports ready to it, and reads from it the
+	// deadline of the whole shutdown. Only ctx's values are passed on: its
+	// end is turned into a stop request below, after the deadline is set.
+	serveCtx, cancelServe := context.WithCancel(child.WithControl(context.WithoutCancel(ctx), d.ctl))
+	defer cancelServe()
+	d.served = make(chan error, 1)
+	// Ends when Serve returns: after the shutdown, a failed start, or the root
+	// giving up. After a forced return it may outlive Run; the process exits.
+	go func() { d.served <- d.sup.Serve(serveCtx) }()
+
+	d.log.Info("starting", zap.Duration("shutdown_budget", d.budget))
+	ready := d.ctl.ready
+	for {
+		select {
+		case <-ready:
+			ready = nil
+			d.log.Info("started")
+		case err := <-d.served:
+			return d.ended(err)
+		case sig := <-d.sigs:
+			d.log.Info("shutdown requested", zap.Stringer("signal", sig), zap.Duration("budget", d.budget))
+			return d.shutdown(cancelServe)
+		case <-ctx.Done():
+			d.log.Info("shutdown requested", zap.NamedError("cause", context.Cause(ctx)), zap.Duration("budget", d.budget))
+			return d.shutdown(cancelServe)
+		}
+	}
+}
+
+// ended handles a Serve that returned without being asked to stop: a failed
+// start, the root giving up, or an auto-shutdown.
+func (d *runner) ended(err error) int {
+	code := ExitCode(err)
+	switch code {
+	case ExitOK:
+		d.log.Info("stopped by itself", zap.Int("exit_code", code))
+	case ExitStartFailed:
+		d.log.Error("start failed", zap.Error(err), zap.Int("exit_code", code))
+	case ExitGaveUp:
+		d.log.Error("root supervisor gave up", zap.Error(err), zap.Int("exit_code", code))
+	default:
+		d.log.Error("stopped with errors", zap.Error(err), zap.Int("exit_code", code))
+	}
+	d.reportAbandoned(err)
+	return code
+}
+
+// shutdown stops the tree within the budget, or until a second signal.
+func (d *runner) shutdown(cancelServe context.CancelFunc) int {
+	began := time.Now()
+	deadline := began.Add(d.budget)
+	d.ctl.stopBy.Store(deadline.UnixNano())
+	cancelServe()
+	stopCtx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	// Ends when Serve returns or at the deadline, whichever is first; the
+	// deferred cancel ends it if Run returns before either.
+	go func() { _ = d.sup.Stop(stopCtx) }()
+
+	select {
+	case err := <-d.served:
+		return d.stopped(err, began)
+	case sig := <-d.sigs:
+		d.log.Error("forced shutdown: second signal", zap.Stringer("signal", sig),
+			zap.Duration("elapsed", time.Since(began)), zap.Int("exit_code", ExitForced))
+		d.reportRunning()
+		return ExitForced
+	case <-stopCtx.Done():
+	}
+	// The root abandons what is left at the same deadline and returns right
+	// after, with a report naming each child; wait a moment for it.
+	grace := time.NewTimer(reportTimeout)
+	defer grace.Stop()
+	select {
+	case err := <-d.served:
+		return d.stopped(err, began)
+	case sig := <-d.sigs:
+		d.log.Error("forced shutdown: second signal", zap.Stringer("signal", sig), zap.Int("exit_code", ExitForced))
+	case <-grace.C:
+		d.log.Error("shutdown overran its budget", zap.Duration("budget", d.budget),
+			zap.Duration("elapsed", time.Since(began)), zap.Int("exit_code", ExitForced))
+	}
+	d.reportRunning()
+	return ExitForced
+}
+
+// stopped handles Serve's result after a requested stop.
+func (d *runner) stopped(err error, began time.Time) int {
+	code := ExitCode(err)
+	elapsed := time.Since(began)
+	if code == ExitOK {
+		d.log.Info("stopped", zap.Duration("elapsed", elapsed), zap.Int("exit_code", code))
+		return code
+	}
+	d.log.Error("stopped with errors", zap.Error(err), zap.Duration("elapsed", elapsed), zap.Int("exit_code", code))
+	d.reportAbandoned(err)
+	return code
+}
+
+// reportAbandoned logs each child the tree abandoned, with its stacks.
+func (d *runner) reportAbandoned(err error) {
+	for _, st := range stopTimeouts(err, nil) {
+		fields := []zap.Field{
+			zap.String("path", st.Supervisor+"/"+st.Child),
+			zap.Duration("shutdown", st.Budget),
+		}
+		if st.Stacks != "" {
+			fields = append(fields, zap.String("stack", st.Stacks))
+		}
+		d.log.Error("child abandoned: did not stop within its budget", fields...)
+	}
+}
+
+// reportRunning logs every child that still has goroutines, with their
+// stacks and what a fresh view of the tree says about the child. The
+// goroutine profile is the source of truth: a supervisor no longer lists a
+// child it is waiting for as running, and Go cannot kill what it abandoned.
+func (d *runner) reportRunning() {
+	ctx, cancel := context.WithTimeout(context.Background(), reportTimeout)
+	defer cancel()
+	infos := make(map[string]supervisor.ChildInfo)
+	if tree, err := d.sup.Tree(ctx); err != nil {
+		d.log.Warn("cannot view the tree; reporting goroutines only", zap.Error(err))
+	} else {
+		walk(tree, func(c supervisor.ChildInfo, _ *supervisor.Tree) { infos[c.Path] = c })
+	}
+	live := liveGoroutines(d.sup.Name())
+	var paths []string
+	for p := range live {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	n := 0
+	for _, p := range paths {
+		// A supervisor's own goroutine is only waiting for its children,
+		// which are reported themselves.
+		if slices.ContainsFunc(paths, func(q string) bool { return strings.HasPrefix(q, p+"/") }) {
+			continue
+		}
+		n++
+		g := live[p]
+		fields := []zap.Field{zap.String("path", p), zap.Int("goroutines", g.count)}
+		if c, ok := infos[p]; ok {
+			state := c.State.String()
+			if c.State != supervisor.Running {
+				state = "stopping" // it has goroutines, but is not listed as running
+			}
+			fields = append(fields, zap.Stringer("kind", c.Kind), zap.String("state", state))
+			if !c.Started.IsZero() {
+				fields = append(fields, zap.Time("started_at", c.Started))
+			}
+			if c.Abandoned > 0 {
+				fields = append(fields, zap.Int("abandoned", c.Abandoned))
+			}
+		}
+		fields = append(fields, zap.String("stack", g.stacks.String()))
+		d.log.Error("still running", fields...)
+	}
+	if n == 0 {
+		d.log.Info("nothing was still running")
+	}
+}
+
+// walk calls fn for every child in t, depth first in start order, with the
+// child's subtree if it is a running supervisor.
+func walk(t *supervisor.Tree, fn func(c supervisor.ChildInfo, sub *supervisor.Tree)) {
+	for _, c := range t.Children {
+		sub := t.Subtrees[c.ID]
+		fn(c, sub)
+		if sub != nil {
+			walk(sub, fn)
+		}
+	}
+}
+
+// ExitCode maps the result of a root supervisor's Serve to Run's exit codes:
+// nil is [ExitOK]; a *supervisor.StartError is [ExitStartFailed], unless the
+// start was only interrupted by a stop request (supervisor.ErrStopping); a
+// *supervisor.GiveUpError is [ExitGaveUp]; an abandoned child
+// (supervisor.ErrStopTimeout) is [ExitForced]. When a result holds several,
+// the first cause wins, in that order: a failed start or a give-up is what
+// went wrong, abandoned children only what followed. Any other error is
+// [ExitStartFailed].
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var se *supervisor.StartError
+	if errors.As(err, &se) && !errors.Is(se.Err, supervisor.ErrStopping) {
+		return ExitStartFailed
+	}
+	var ge *supervisor.GiveUpError
+	if errors.As(err, &ge) {
+		return ExitGaveUp
+	}
+	if errors.Is(err, supervisor.ErrStopTimeout) {
+		return ExitForced
+	}
+	if se != nil {
+		return ExitOK // a start interrupted by a stop, which completed in time
+	}
+	return ExitStartFailed
+}
+
+// stopTimeouts appends every *supervisor.StopTimeoutError in err's tree.
+func stopTimeouts(err error, out []*supervisor.StopTimeoutError) []*supervisor.StopTimeoutError {
+	switch e := err.(type) {
+	case nil:
+		return out
+	case *supervisor.StopTimeoutError:
+		return append(out, e)
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			out = stopTimeouts(inner, out)
+		}
+		return out
+	case interface{ Unwrap() error }:
+		return stopTimeouts(e.Unwrap(), out)
+	}
+	return out
+}
+
+// rootControl is the child.Control the root supervisor runs under: Run plays
+// the part of its parent.
+type rootControl struct {
+	path   string
+	ready  chan struct{} // closed by Ready
+	once   sync.Once
+	stopBy atomic.Int64 // UnixNano of the shutdown deadline; 0 before the shutdown
+}
+
+var _ child.Control = (*rootControl)(nil)
+
+func newRootControl(path string) *rootControl {
+	return &rootControl{path: path, ready: make(chan struct{})}
+}
+
+// Ready is called by the root once every child has started.
+func (c *rootControl) Ready() { c.once.Do(func() { close(c.ready) }) }
+
+// StopDeadline returns the deadline of the whole shutdown once it has begun.
+func (c *rootControl) StopDeadline() (time.Time, bool) {
+	if n := c.stopBy.Load(); n != 0 {
+		return time.Unix(0, n), true
+	}
+	return time.Time{}, false
+}
+
+// Path returns the root's name, its path in the tree.
+func (c *rootControl) Path() string { return c.path }

@@ -1,0 +1,110 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// DefaultShutdownBudget is the total shutdown budget when [WithShutdownBudget]
+// is not given: it leaves slack inside Kubernetes' default 30 s
+// terminationGracePeriodSeconds.
+const DefaultShutdownBudget = 25 * time.Second
+
+// reportTimeout bounds the calls Run makes to report what is still running
+// after a forced exit or an overrun budget.
+const reportTimeout = time.Second
+
+// ErrInvalidOption matches an invalid option given to [Run]; Run logs it and
+// returns [ExitStartFailed].
+var ErrInvalidOption = errors.New("daemon: invalid option")
+
+// Option configures [Run].
+type Option interface{ apply(*options) }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	budget  time.Duration
+	signals <-chan os.Signal
+	logger  *zap.Logger
+	err     error // the first invalid option
+}
+
+func newOptions(opts []Option) options {
+	o := options{budget: DefaultShutdownBudget}
+	for _, opt := range opts {
+		if opt != nil {
+			opt.apply(&o)
+		}
+	}
+	if o.logger == nil {
+		o.logger = stderrLogger()
+	}
+	return o
+}
+
+func (o *options) invalid(format string, args ...any) {
+	if o.err == nil {
+		o.err = fmt.Errorf("%w: %s", ErrInvalidOption, fmt.Sprintf(format, args...))
+	}
+}
+
+// WithShutdownBudget sets the total time the shutdown may take, from the
+// first signal until every child has stopped. It must be positive. Each child
+// gets the smaller of its own child.Spec.Shutdown budget and the time left.
+// Default [DefaultShutdownBudget]. The last one wins.
+func WithShutdownBudget(d time.Duration) Option {
+	return optionFunc(func(o *options) {
+		if d <= 0 {
+			o.invalid("WithShutdownBudget(%v): must be positive", d)
+			return
+		}
+		o.budget = d
+	})
+}
+
+// WithSignals makes Run read stop requests from c instead of installing
+// handlers for SIGINT and SIGTERM: each value received counts as one signal.
+// Tests use it to drive a daemon without real signals; a program that has
+// its own signal.Notify channel can pass it. Default: Run calls
+// signal.Notify for os.Interrupt and syscall.SIGTERM itself and undoes it
+// with signal.Stop before returning. The last one wins.
+func WithSignals(c <-chan os.Signal) Option {
+	return optionFunc(func(o *options) {
+		if c == nil {
+			o.invalid("WithSignals(nil)")
+			return
+		}
+		o.signals = c
+	})
+}
+
+// WithLogger sets where Run logs its progress and its reports, under the
+// name "arbor.daemon". Default: plain text lines on standard error, at Info
+// level and above. Run never calls Sync; the owner of the logger does. The
+// last one wins.
+func WithLogger(l *zap.Logger) Option {
+	return optionFunc(func(o *options) {
+		if l == nil {
+			o.invalid("WithLogger(nil): pass zap.NewNop() for no logging")
+			return
+		}
+		o.logger = l
+	})
+}
+
+// stderrLogger writes console lines to standard error.
+func stderrLogger() *zap.Logger {
+	cfg := zap.NewProductionEncoderConfig()
+	cfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	cfg.EncodeDuration = zapcore.StringDurationEncoder
+	core := zapcore.NewCore(zapcore.NewConsoleEncoder(cfg), zapcore.Lock(os.Stderr), zapcore.InfoLevel)
+	return zap.New(core)
+}

@@ -1,0 +1,279 @@
+package health_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/health"
+	"github.com/arborgo/arbor/supervisor"
+	"github.com/arborgo/arbor/supervisor/supervisortest"
+)
+
+const testTimeout = 20 * time.Second
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// probe sends GET target to h and returns the status and body.
+func probe(t *testing.T, h http.Handler, target string) (int, string) {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
+	if ct := w.Header().Get("Content-Type"); ct != "text/plain; charset=utf-8" {
+		t.Errorf("%s: Content-Type %q", target, ct)
+	}
+	return w.Code, w.Body.String()
+}
+
+func expect(t *testing.T, h http.Handler, target string, wantCode int, wantBody string) {
+	t.Helper()
+	code, body := probe(t, h, target)
+	if code != wantCode || body != wantBody {
+		t.Errorf("GET %s = %d\n%s\nwant %d\n%s", target, code, body, wantCode, wantBody)
+	}
+}
+
+// idle reports ready and runs until stopped.
+func idle(id string) child.Spec {
+	return child.Spec{ID: id, AwaitReady: true, Service: child.Func(func(ctx context.Context) error {
+		child.Ready(ctx)
+		<-ctx.Done()
+		return nil
+	})}
+}
+
+func newTree(t *testing.T, opts ...supervisor.Option) (*supervisor.Supervisor, *supervisor.Supervisor) {
+	t.Helper()
+	db, err := supervisor.New("db", []child.Spec{idle("pool"), idle("cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := supervisor.New("root", []child.Spec{
+		{ID: "db", Service: db, Kind: child.Supervisor},
+		idle("api"),
+	}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, db
+}
+
+func start(t *testing.T, sup *supervisor.Supervisor) {
+	t.Helper()
+	if err := sup.Start(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := sup.Stop(testCtx(t)); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
+}
+
+func TestRunningTree(t *testing.T) {
+	root, _ := newTree(t)
+	start(t, root)
+	live, ready := health.Livez(root), health.Readyz(root)
+
+	expect(t, live, "/livez", 200, "ok")
+	expect(t, ready, "/readyz", 200, "ok")
+	expect(t, live, "/livez?verbose", 200, `[+]ping ok
+[+]root ok
+[+]root/db ok
+livez check passed
+`)
+	expect(t, ready, "/readyz?verbose", 200, `[+]ping ok
+[+]shutdown ok
+[+]root ok
+[+]root/db ok
+[+]root/db/pool ok
+[+]root/db/cache ok
+[+]root/api ok
+readyz check passed
+`)
+	expect(t, ready, "/readyz?verbose&exclude=root/api&exclude=nope", 200, `[+]ping ok
+[+]shutdown ok
+[+]root ok
+[+]root/db ok
+[+]root/db/pool ok
+[+]root/db/cache ok
+[+]root/api excluded: ok
+warn: some health checks cannot be excluded: no matches for "nope"
+readyz check passed
+`)
+}
+
+func TestNotRunning(t *testing.T) {
+	root, _ := newTree(t)
+	want := "[-]ping failed: supervisor: not running\n"
+	expect(t, health.Livez(root), "/livez", 503, want+"livez check failed\n")
+	expect(t, health.Readyz(root), "/readyz", 503, want+"readyz check failed\n")
+}
+
+// While the tree starts, /readyz names the child being awaited and the ones
+// after it; /livez is fine.
+func TestStarting(t *testing.T) {
+	entered, proceed := make(chan struct{}), make(chan struct{})
+	root, err := supervisor.New("root", []child.Spec{
+		idle("db"),
+		{ID: "slow", AwaitReady: true, Service: child.Func(func(ctx context.Context) error {
+			close(entered)
+			<-proceed
+			child.Ready(ctx)
+			<-ctx.Done()
+			return nil
+		})},
+		idle("api"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan error, 1)
+	go func() { started <- root.Start(testCtx(t)) }()
+	<-entered
+	live, ready := health.Livez(root), health.Readyz(root)
+	expect(t, live, "/livez", 200, "ok")
+	expect(t, ready, "/readyz", 503, `[+]ping ok
+[+]shutdown ok
+[-]root failed: starting
+[+]root/db ok
+[-]root/slow failed: starting
+[-]root/api failed: not started yet
+readyz check failed
+`)
+	close(proceed)
+	if err := <-started; err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = root.Stop(testCtx(t)) })
+	expect(t, ready, "/readyz", 200, "ok")
+}
+
+// A child that crashes and waits to be restarted keeps /livez at 200, and
+// /readyz too unless WithRestartingUnready.
+func TestRestarting(t *testing.T) {
+	crash, restarting, proceed := make(chan error), make(chan struct{}), make(chan struct{})
+	var n atomic.Int32
+	rec := supervisortest.NewRecorder()
+	root, err := supervisor.New("root", []child.Spec{
+		{ID: "flaky", AwaitReady: true, Service: child.Func(func(ctx context.Context) error {
+			if n.Add(1) == 2 {
+				close(restarting) // the restart waits here, before it is ready
+				<-proceed
+			}
+			child.Ready(ctx)
+			select {
+			case err := <-crash:
+				return err
+			case <-ctx.Done():
+				return nil
+			}
+		})},
+	}, supervisor.WithHook(rec.Hook()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, root)
+	crash <- errors.New("lost the connection")
+	<-restarting
+
+	expect(t, health.Livez(root), "/livez", 200, "ok")
+	expect(t, health.Readyz(root), "/readyz", 200, "ok")
+	strict := health.Readyz(root, health.WithRestartingUnready())
+	expect(t, strict, "/readyz", 503, `[+]ping ok
+[+]shutdown ok
+[+]root ok
+[-]root/flaky failed: restarting
+readyz check failed
+`)
+	close(proceed)
+	if _, err := rec.WaitForNth(testCtx(t), supervisor.ChildStarted, "flaky", 2); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, strict, "/readyz", 200, "ok")
+}
+
+// /readyz fails as soon as the shutdown begins, while /livez stays 200 until
+// the tree has stopped.
+func TestShuttingDown(t *testing.T) {
+	stopping, release := make(chan struct{}), make(chan struct{})
+	root, err := supervisor.New("root", []child.Spec{
+		idle("db"),
+		{ID: "slow-stopper", AwaitReady: true, Shutdown: time.Hour, Service: child.Func(func(ctx context.Context) error {
+			child.Ready(ctx)
+			<-ctx.Done()
+			close(stopping)
+			<-release
+			return nil
+		})},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := root.Start(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- root.Stop(testCtx(t)) }()
+	<-stopping
+
+	live, ready := health.Livez(root), health.Readyz(root)
+	expect(t, live, "/livez", 200, "ok")
+	code, body := probe(t, ready, "/readyz")
+	if code != 503 || !strings.Contains(body, "[-]shutdown failed: shutting down\n") || !strings.HasSuffix(body, "readyz check failed\n") {
+		t.Errorf("GET /readyz during shutdown = %d\n%s", code, body)
+	}
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	expect(t, live, "/livez", 503, "[-]ping failed: supervisor: not running\nlivez check failed\n")
+}
+
+func TestRegister(t *testing.T) {
+	root, _ := newTree(t)
+	start(t, root)
+	mux := http.NewServeMux()
+	health.Register(mux, root, health.WithTimeout(5*time.Second))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodGet, "/livez", 200},
+		{http.MethodHead, "/livez", 200},
+		{http.MethodGet, "/readyz", 200},
+		{http.MethodGet, "/readyz?verbose", 200},
+		{http.MethodPost, "/readyz", http.StatusMethodNotAllowed},
+		{http.MethodGet, "/healthz", http.StatusNotFound},
+	} {
+		req, err := http.NewRequestWithContext(testCtx(t), tc.method, srv.URL+tc.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s %s = %d, want %d", tc.method, tc.path, resp.StatusCode, tc.want)
+		}
+		if tc.want == 200 && resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s %s: Cache-Control %q", tc.method, tc.path, resp.Header.Get("Cache-Control"))
+		}
+	}
+	srv.Client().CloseIdleConnections()
+}

@@ -1,0 +1,157 @@
+package treeview
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/supervisor"
+)
+
+// Document is the JSON answer of tree.json.
+type Document struct {
+	// Time is when the snapshot was taken.
+	Time time.Time `json:"time"`
+	// Root is the root supervisor.
+	Root *Node `json:"root"`
+}
+
+// Node is one supervisor or child in a [Document].
+type Node struct {
+	// Name is the child's ID, or the root supervisor's name.
+	Name string `json:"name"`
+	// Path is the node's place in the tree, such as "root/db/pool"; it is
+	// also the value of the arbor_child pprof label on its goroutines.
+	Path string `json:"path"`
+	// Kind is "supervisor" or "worker".
+	Kind string `json:"kind"`
+	// Restart is the child's restart type ("permanent", "transient",
+	// "temporary"); empty for the root.
+	Restart string `json:"restart,omitempty"`
+	// State is one of:
+	//   - "running": started and running;
+	//   - "starting": launched, waiting for its readiness (a supervisor:
+	//     starting its children);
+	//   - "restarting": waiting to be restarted, or being restarted;
+	//   - "stopping": a supervisor shutting down;
+	//   - "stopped": nothing running.
+	State string `json:"state"`
+	// Ready reports a worker running, or a supervisor that has started every
+	// child.
+	Ready bool `json:"ready"`
+	// Restarts counts the times its supervisor started it again.
+	Restarts int `json:"restarts"`
+	// Abandoned counts incarnations abandoned after their shutdown budget
+	// that have not returned yet.
+	Abandoned int `json:"abandoned,omitempty"`
+	// StartedAt is when the running incarnation started; absent if none runs.
+	StartedAt *time.Time `json:"started_at,omitempty"`
+	// LastExit is the last time an incarnation ended, if one has.
+	LastExit *Exit `json:"last_exit,omitempty"`
+
+	// Strategy is a supervisor's restart strategy, such as "one_for_one".
+	Strategy string `json:"strategy,omitempty"`
+	// Intensity is a supervisor's restart limit and how close it is to it.
+	Intensity *Intensity `json:"intensity,omitempty"`
+	// Children are a running supervisor's children, in start order.
+	Children []*Node `json:"children,omitempty"`
+}
+
+// Intensity is a supervisor's restart limit, and the restarts its current
+// window holds: past MaxRestarts within Period the supervisor gives up.
+type Intensity struct {
+	// MaxRestarts is how many restarts the window may hold.
+	MaxRestarts int `json:"max_restarts"`
+	// Period is the window's length, as a Go duration such as "5s".
+	Period string `json:"period"`
+	// InWindow is how many restarts the window holds now.
+	InWindow int `json:"restarts_in_window"`
+}
+
+// Exit is how and when an incarnation last ended.
+type Exit struct {
+	// At is when it ended.
+	At time.Time `json:"at"`
+	// Kind is "normal" (returned nil), "shutdown" (an orderly stop reason,
+	// child.ErrShutdown), "panic" or "error". A child its supervisor stopped
+	// shows whatever it returned then.
+	Kind string `json:"kind"`
+	// Reason is the error text; for a panic, its first line (the panic
+	// value) without the stack, which the supervisor's report carries.
+	Reason string `json:"reason,omitempty"`
+}
+
+// NewDocument converts a tree snapshot taken at now into a [Document]. It does
+// no I/O.
+func NewDocument(t *supervisor.Tree, now time.Time) *Document {
+	root := supervisorNode(&Node{Name: t.Path, Path: t.Path, Kind: child.Supervisor.String()}, t)
+	return &Document{Time: now, Root: root}
+}
+
+// supervisorNode fills n's supervisor fields and children from t.
+func supervisorNode(n *Node, t *supervisor.Tree) *Node {
+	n.Strategy = t.Strategy.String()
+	n.Intensity = &Intensity{MaxRestarts: t.Intensity.MaxRestarts, Period: t.Intensity.Period.String(), InWindow: t.InWindow}
+	n.Ready = t.Ready
+	switch {
+	case t.Stopping:
+		n.State = "stopping"
+	case !t.Ready:
+		n.State = "starting"
+	case n.State == "":
+		n.State = "running" // the root: it answered, so it runs
+	}
+	n.Children = make([]*Node, 0, len(t.Children))
+	for _, c := range t.Children {
+		cn := childNode(c)
+		if sub := t.Subtrees[c.ID]; sub != nil {
+			supervisorNode(cn, sub)
+		}
+		n.Children = append(n.Children, cn)
+	}
+	return n
+}
+
+func childNode(c supervisor.ChildInfo) *Node {
+	n := &Node{
+		Name:      c.ID,
+		Path:      c.Path,
+		Kind:      c.Kind.String(),
+		Restart:   c.Restart.String(),
+		State:     c.State.String(),
+		Ready:     c.State == supervisor.Running,
+		Restarts:  c.Restarts,
+		Abandoned: c.Abandoned,
+	}
+	if c.State == supervisor.Stopped && !c.Started.IsZero() {
+		n.State = "starting" // launched, not ready yet
+	}
+	if !c.Started.IsZero() {
+		at := c.Started
+		n.StartedAt = &at
+	}
+	if !c.LastExitAt.IsZero() {
+		n.LastExit = exitOf(c.LastExit, c.LastExitAt)
+	}
+	return n
+}
+
+func exitOf(err error, at time.Time) *Exit {
+	e := &Exit{At: at}
+	var pe *child.PanicError
+	switch {
+	case err == nil:
+		e.Kind = "normal"
+	case errors.As(err, &pe):
+		e.Kind, e.Reason = "panic", err.Error()
+		if i := strings.IndexByte(e.Reason, '\n'); i >= 0 {
+			e.Reason = e.Reason[:i]
+		}
+	case child.IsNormal(err):
+		e.Kind, e.Reason = "shutdown", err.Error()
+	default:
+		e.Kind, e.Reason = "error", err.Error()
+	}
+	return e
+}

@@ -1,0 +1,165 @@
+package treeview_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/escalation"
+	"github.com/arborgo/arbor/strategy"
+	"github.com/arborgo/arbor/supervisor"
+	"github.com/arborgo/arbor/supervisor/supervisortest"
+	"github.com/arborgo/arbor/treeview"
+)
+
+const testTimeout = 20 * time.Second
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// idle reports ready and runs until stopped.
+func idle(id string) child.Spec {
+	return child.Spec{ID: id, AwaitReady: true, Service: child.Func(func(ctx context.Context) error {
+		child.Ready(ctx)
+		<-ctx.Done()
+		return nil
+	})}
+}
+
+func start(t *testing.T, sup *supervisor.Supervisor) {
+	t.Helper()
+	if err := sup.Start(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := sup.Stop(testCtx(t)); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
+}
+
+func TestNewDocument(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
+	crash := errors.New("connection reset")
+	pe := child.NewPanicError("nil map\nwrite", 0)
+	tree := &supervisor.Tree{
+		SupervisorInfo: supervisor.SupervisorInfo{
+			Path: "root", Strategy: strategy.RestForOne,
+			Intensity: escalation.Intensity{MaxRestarts: 3, Period: 10 * time.Second},
+			InWindow:  2, Ready: true,
+			Children: []supervisor.ChildInfo{
+				{ID: "db", Path: "root/db", Kind: child.Supervisor, State: supervisor.Running, Started: t0, Restarts: 1, LastExit: crash, LastExitAt: t0.Add(-time.Second)},
+				{ID: "web", Path: "root/web", State: supervisor.Restarting, Restarts: 2, LastExit: pe, LastExitAt: t0},
+				{ID: "job", Path: "root/job", Restart: child.Transient, State: supervisor.Stopped, LastExitAt: t0},
+				{ID: "bye", Path: "root/bye", Restart: child.Temporary, State: supervisor.Stopped, LastExit: child.Shutdownf("drained"), LastExitAt: t0},
+				{ID: "slow", Path: "root/slow", State: supervisor.Stopped, Started: t0},
+			},
+		},
+		Subtrees: map[string]*supervisor.Tree{
+			"db": {SupervisorInfo: supervisor.SupervisorInfo{Path: "root/db", Intensity: escalation.Default, Stopping: true, Ready: true,
+				Children: []supervisor.ChildInfo{{ID: "pool", Path: "root/db/pool", State: supervisor.Running, Started: t0, Abandoned: 1}}}},
+		},
+	}
+	doc := documentJSON(t, tree, t0)
+	want := `{"time":"2026-11-27T05:00:00Z","root":{"name":"root","path":"root","kind":"supervisor","state":"running","ready":true,"restarts":0,` +
+		`"strategy":"rest_for_one","intensity":{"max_restarts":3,"period":"10s","restarts_in_window":2},"children":[` +
+		`{"name":"db","path":"root/db","kind":"supervisor","restart":"permanent","state":"stopping","ready":true,"restarts":1,"started_at":"2026-11-27T05:00:00Z",` +
+		`"last_exit":{"at":"2026-11-27T04:59:59Z","kind":"error","reason":"connection reset"},` +
+		`"strategy":"one_for_one","intensity":{"max_restarts":1,"period":"5s","restarts_in_window":0},"children":[` +
+		`{"name":"pool","path":"root/db/pool","kind":"worker","restart":"permanent","state":"running","ready":true,"restarts":0,"abandoned":1,"started_at":"2026-11-27T05:00:00Z"}]},` +
+		`{"name":"web","path":"root/web","kind":"worker","restart":"permanent","state":"restarting","ready":false,"restarts":2,"last_exit":{"at":"2026-11-27T05:00:00Z","kind":"panic","reason":"panic: nil map"}},` +
+		`{"name":"job","path":"root/job","kind":"worker","restart":"transient","state":"stopped","ready":false,"restarts":0,"last_exit":{"at":"2026-11-27T05:00:00Z","kind":"normal"}},` +
+		`{"name":"bye","path":"root/bye","kind":"worker","restart":"temporary","state":"stopped","ready":false,"restarts":0,"last_exit":{"at":"2026-11-27T05:00:00Z","kind":"shutdown","reason":"child: shutdown: drained"}},` +
+		`{"name":"slow","path":"root/slow","kind":"worker","restart":"permanent","state":"starting","ready":false,"restarts":0,"started_at":"2026-11-27T05:00:00Z"}]}}`
+	if doc != want {
+		t.Errorf("document\n%s\nwant\n%s", doc, want)
+	}
+}
+
+func documentJSON(t *testing.T, tree *supervisor.Tree, now time.Time) string {
+	t.Helper()
+	b, err := json.Marshal(treeview.NewDocument(tree, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestHandler(t *testing.T) {
+	clock := supervisortest.NewClock(time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC))
+	root, err := supervisor.New("root", []child.Spec{idle("api")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := treeview.Handler(root, treeview.WithClock(clock), treeview.WithTimeout(5*time.Second))
+	get := func(method, target string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(method, target, nil))
+		return w
+	}
+
+	w := get(http.MethodGet, "/tree.json")
+	if w.Code != http.StatusServiceUnavailable || w.Body.String() != `{"error":"supervisor: not running"}`+"\n" {
+		t.Errorf("tree.json before start = %d %s", w.Code, w.Body)
+	}
+	start(t, root)
+
+	w = get(http.MethodGet, "/tree.json")
+	if w.Code != 200 || w.Header().Get("Content-Type") != "application/json" || w.Header().Get("Cache-Control") != "no-store" {
+		t.Fatalf("tree.json = %d %v", w.Code, w.Header())
+	}
+	var doc treeview.Document
+	if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !doc.Time.Equal(clock.Now()) || doc.Root.Path != "root" || len(doc.Root.Children) != 1 || doc.Root.Children[0].State != "running" {
+		t.Errorf("document %+v", doc)
+	}
+
+	w = get(http.MethodGet, "/")
+	body := w.Body.String()
+	if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
+		t.Fatalf("page = %d %v", w.Code, w.Header())
+	}
+	for _, want := range []string{"<title>arbor: root</title>", `fetch("tree.json"`, `"data-path"`, `"data-restarts"`, `"data-state"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "http://") || strings.Contains(body, "https://") || strings.Contains(body, " src=") {
+		t.Errorf("page refers to external assets:\n%s", body)
+	}
+	// The policy allows exactly the inline script and style the page has.
+	csp := w.Header().Get("Content-Security-Policy")
+	script := body[strings.Index(body, "<script>")+len("<script>") : strings.Index(body, "</script>")]
+	sum := sha256.Sum256([]byte(script))
+	if !strings.Contains(csp, "script-src 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'") || !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("CSP %q does not allow the page's script", csp)
+	}
+
+	for _, tc := range []struct {
+		method, target string
+		want           int
+	}{
+		{http.MethodHead, "/", 200},
+		{http.MethodGet, "/sub/tree.json", 200},
+		{http.MethodGet, "/favicon.ico", 404},
+		{http.MethodPost, "/tree.json", 405},
+	} {
+		if w := get(tc.method, tc.target); w.Code != tc.want {
+			t.Errorf("%s %s = %d, want %d", tc.method, tc.target, w.Code, tc.want)
+		}
+	}
+}
