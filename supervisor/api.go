@@ -109,14 +109,12 @@ type request struct {
 	reply  chan response // buffered (1): the loop never blocks replying
 }
 
+// response is small, so that the frequent calls, which answer with an error
+// alone, copy little; the others box their answer in val.
 type response struct {
-	err      error
-	children []ChildInfo
-	counts   Counts
-	spec     child.Spec
-	info     SupervisorInfo
-	changes  Changes
-	id       string // opStartInstance
+	err error
+	id  string // opStartInstance
+	val any    // []ChildInfo, Counts, child.Spec, SupervisorInfo or Changes, by op
 }
 
 func (s *Supervisor) call(ctx context.Context, req request) (response, error) {
@@ -191,17 +189,20 @@ func (s *Supervisor) DeleteChild(ctx context.Context, id string) error {
 // Children lists the children in start order (OTP lists newest first).
 func (s *Supervisor) Children(ctx context.Context) ([]ChildInfo, error) {
 	resp, err := s.call(ctx, request{op: opChildren})
-	return resp.children, err
+	children, _ := resp.val.([]ChildInfo)
+	return children, err
 }
 
 // CountChildren counts the children as OTP's count_children does.
 func (s *Supervisor) CountChildren(ctx context.Context) (Counts, error) {
 	resp, err := s.call(ctx, request{op: opCount})
-	return resp.counts, err
+	counts, _ := resp.val.(Counts)
+	return counts, err
 }
 
 // ChildSpec returns the spec of the child with that ID, defaults filled in.
 func (s *Supervisor) ChildSpec(ctx context.Context, id string) (child.Spec, error) {
 	resp, err := s.call(ctx, request{op: opSpec, id: id})
-	return resp.spec, err
+	spec, _ := resp.val.(child.Spec)
+	return spec, err
 }

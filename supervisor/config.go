@@ -102,7 +102,8 @@ func (s *Supervisor) Apply(ctx context.Context, cfg Config) (Changes, error) {
 	if err != nil {
 		return Changes{}, err
 	}
-	return resp.changes, nil
+	changes, _ := resp.val.(Changes)
+	return changes, nil
 }
 
 type applyReq struct {
@@ -200,13 +201,13 @@ func (r *run) apply(q *applyReq) Changes {
 		}
 	}
 	var toStart []*entry
-	for _, sp := range q.specs {
+	for i, sp := range q.specs {
 		if e, ok := old[sp.ID]; ok && !changed[sp.ID] {
 			r.children = append(r.children, e)
 			r.byID[sp.ID] = e
 			continue
 		}
-		toStart = append(toStart, r.addEntry(sp))
+		toStart = append(toStart, r.addEntry(&q.specs[i])) // q.specs becomes the Supervisor's, never changed in place
 	}
 	r.setFlags(q)
 	r.dynMu.Lock()
@@ -243,7 +244,7 @@ func (r *run) setFlags(q *applyReq) {
 func (r *run) currentSpecs() []child.Spec {
 	specs := make([]child.Spec, len(r.children))
 	for i, e := range r.children {
-		specs[i] = e.spec
+		specs[i] = *e.spec
 	}
 	return specs
 }

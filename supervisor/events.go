@@ -217,15 +217,9 @@ func (d *dispatcher) call(h Hook, ev Event) {
 	h(ev)
 }
 
-// logEvent writes ev as one report with a fixed message per kind and fixed
-// keys; log already carries the supervisor's path.
-func logEvent(log *zap.Logger, ev Event) {
-	if ce := checkEvent(log, ev); ce != nil {
-		writeEvent(ce, ev)
-	}
-}
-
-// checkEvent returns the log entry for ev, or nil if its level is disabled.
+// checkEvent returns the log entry for ev, with a fixed message per kind and
+// level, or nil if that level is disabled. writeEvent then adds the fields,
+// with fixed keys; the logger already carries the supervisor's path.
 func checkEvent(log *zap.Logger, ev Event) *zapcore.CheckedEntry {
 	var (
 		level = zapcore.DebugLevel

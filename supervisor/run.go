@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"sync"
@@ -68,41 +69,46 @@ type run struct {
 
 // entry is one child of a run.
 type entry struct {
-	spec child.Spec      // defaults filled in; immutable
+	// Defaults filled in; immutable, and so is what it points to: an element
+	// of the spec list the run started from (or that Apply installed), or,
+	// for a child added at run time, the copy allocated with the entry (see
+	// addOwnEntry).
+	spec *child.Spec
 	path string          // immutable
 	base context.Context // immutable: parent of its incarnations' contexts, with its pprof label
 
 	// Owned by the run goroutine.
 	state     ChildState
+	removed   bool
 	inc       *incarnation // the running incarnation, or nil
 	restarts  int
-	abandoned int    // abandoned incarnations that have not returned
-	gen       uint64 // bumped to cancel a pending restart
-	removed   bool
+	abandoned int             // abandoned incarnations that have not returned
+	gen       uint64          // bumped to cancel a pending restart
 	seq       uint64          // simple_one_for_one: start order
 	backoff   backoff.BackOff // nil without WithBackoff
 	lastExit  error
 	lastAt    time.Time // when lastExit happened
 }
 
-// incarnation is one call of a child's Serve. It is the child's
-// [child.Control].
+// incarnation is one call of a child's Serve. It is both the context Serve
+// gets and the child's [child.Control]: it wraps its own cancellable context
+// and answers the control lookup with itself (see Value), which saves a
+// context.WithValue per incarnation.
 type incarnation struct {
-	e      *entry
-	r      *run
-	cancel context.CancelFunc
-	ctx    context.Context // immutable: the context Serve gets
-	await  bool            // immutable: the supervisor waits for Ready
-	path   string          // immutable
+	context.Context // immutable: cancelled by cancel, parent e.base
+	e               *entry
+	r               *run
+	cancel          context.CancelFunc
 
 	readied atomic.Bool
-	stopBy  atomic.Int64 // UnixNano of the stop deadline; 0 while not stopping or unbounded
 
-	// Owned by the run goroutine.
-	started   time.Time
+	// Owned by the run goroutine (next to readied, to keep the struct small).
 	exited    bool // its exit message has arrived
 	handled   bool // the supervisor has dealt with its end
 	abandoned bool
+	started   time.Time
+
+	stopBy atomic.Int64 // UnixNano of the stop deadline; 0 while not stopping or unbounded
 }
 
 var _ child.Control = (*incarnation)(nil)
@@ -114,8 +120,39 @@ type msg struct {
 	err  error
 }
 
+// controlMark is the [child.Control] installed once per run below every
+// entry's context (see runBase). An incarnation's Value replaces it with the
+// incarnation itself, so that the control found from an incarnation's context,
+// or from any context derived from it, is always that incarnation's. Nothing
+// else reaches it: the run's base context is only ever the parent of
+// incarnations. Should it be reached anyway, it behaves as "outside a
+// supervisor".
+var controlMark child.Control = &markControl{}
+
+type markControl struct{}
+
+func (*markControl) Ready()                          {}
+func (*markControl) StopDeadline() (time.Time, bool) { return time.Time{}, false }
+func (*markControl) Path() string                    { return "" }
+
+// Value returns the incarnation itself for the control key of package child,
+// and otherwise what its cancellable context holds, so that context's own
+// lookups (its cancellation, a derived context's parent) still find it.
+func (i *incarnation) Value(key any) any {
+	v := i.Context.Value(key)
+	if v == any(controlMark) {
+		return i
+	}
+	return v
+}
+
+// String describes the context as the context package would.
+func (i *incarnation) String() string {
+	return fmt.Sprint(i.Context) + ".WithValue(child.controlKey, " + i.e.path + ")"
+}
+
 func (i *incarnation) Ready() {
-	if !i.await || !i.readied.CompareAndSwap(false, true) {
+	if !i.e.spec.AwaitReady || !i.readied.CompareAndSwap(false, true) {
 		return
 	}
 	select {
@@ -131,7 +168,7 @@ func (i *incarnation) StopDeadline() (time.Time, bool) {
 	return time.Time{}, false
 }
 
-func (i *incarnation) Path() string { return i.path }
+func (i *incarnation) Path() string { return i.e.path }
 
 func newRun(s *Supervisor, ctx context.Context) *run {
 	path := child.Path(ctx)
@@ -145,7 +182,7 @@ func newRun(s *Supervisor, ctx context.Context) *run {
 		log:      s.opts.logger.With(zap.String("supervisor", path)),
 		path:     path,
 		serveCtx: ctx,
-		base:     context.WithoutCancel(ctx),
+		base:     runBase(ctx),
 		msgs:     make(chan msg, 64),
 		reqs:     make(chan request),
 		ready:    make(chan struct{}),
@@ -158,14 +195,46 @@ func newRun(s *Supervisor, ctx context.Context) *run {
 		r.template = s.specs[0]
 		return r
 	}
-	for _, sp := range s.specs {
-		r.addEntry(sp)
+	for i := range s.specs {
+		r.addEntry(&s.specs[i]) // s.specs is replaced whole, never changed in place
 	}
 	return r
 }
 
-func (r *run) addEntry(sp child.Spec) *entry {
-	e := &entry{spec: sp, path: r.path + "/" + sp.ID, state: Stopped}
+// runBase returns the parent of a run's entry contexts: ctx's values without
+// its cancellation, with controlMark for the incarnations to replace (see
+// incarnation.Value), and ctx's pprof labels repeated on top, so that each
+// entry's labelled context finds them at once instead of walking through the
+// detached context, whose Value allocates on every call.
+func runBase(ctx context.Context) context.Context {
+	base := child.WithControl(context.WithoutCancel(ctx), controlMark)
+	return pprof.WithLabels(base, pprof.LabelSet{})
+}
+
+// addEntry appends a child with spec sp, which must never change.
+func (r *run) addEntry(sp *child.Spec) *entry {
+	return r.appendEntry(&entry{spec: sp})
+}
+
+// addOwnEntry is addEntry for a spec kept nowhere else: the entry and its copy
+// of the spec are one allocation.
+func (r *run) addOwnEntry(sp child.Spec) *entry {
+	return r.appendEntry(newOwnEntry(sp))
+}
+
+// newOwnEntry returns an entry allocated together with its copy of sp.
+func newOwnEntry(sp child.Spec) *entry {
+	x := &struct {
+		e   entry
+		own child.Spec
+	}{own: sp}
+	x.e.spec = &x.own
+	return &x.e
+}
+
+func (r *run) appendEntry(e *entry) *entry {
+	sp := e.spec
+	e.path, e.state = r.path+"/"+sp.ID, Stopped
 	e.base = labelled(r.base, e.path)
 	if r.opts.newBackoff != nil {
 		e.backoff = r.opts.newBackoff()
@@ -186,8 +255,13 @@ func (r *run) remove(e *entry) {
 	if r.opts.simple {
 		return
 	}
-	if i := slices.Index(r.children, e); i >= 0 {
-		r.children = slices.Delete(r.children, i, i+1)
+	// Searched from the end: a child added at run time and removed again is
+	// the last one, or near it, so the search and the shift are short.
+	for i := len(r.children) - 1; i >= 0; i-- {
+		if r.children[i] == e {
+			r.children = slices.Delete(r.children, i, i+1)
+			return
+		}
 	}
 }
 
@@ -228,12 +302,19 @@ func (r *run) stopLimit() time.Time {
 	return limit
 }
 
-func (r *run) emit(ev Event) {
+func (r *run) emit(ev Event) { r.emitSince(ev, time.Time{}) }
+
+// emitSince is emit for an event whose Elapsed runs from since to the event's
+// Time; it reads the clock only if somebody listens.
+func (r *run) emitSince(ev Event, since time.Time) {
 	ce := checkEvent(r.log, ev)
 	if ce == nil && r.s.disp == nil {
 		return // nobody listens: skip the clock and the fields
 	}
 	ev.Time = r.clock.Now()
+	if !since.IsZero() {
+		ev.Elapsed = ev.Time.Sub(since)
+	}
 	ev.Supervisor = r.path
 	if ce != nil {
 		writeEvent(ce, ev)
@@ -296,17 +377,15 @@ func (r *run) startAll() error {
 	return nil
 }
 
-// launch starts a new incarnation of e on a goroutine of its own.
 // launch starts a new incarnation of e on a goroutine of its own. A child
 // that is not awaited counts as started at once; its bookkeeping is done
 // before the goroutine starts, so that the new goroutine can run straight
 // away on this core while the loop goes back to waiting.
 func (r *run) launch(e *entry) *incarnation {
 	ctx, cancel := context.WithCancel(e.base)
-	inc := &incarnation{e: e, r: r, cancel: cancel, await: e.spec.AwaitReady, path: e.path, started: r.clock.Now()}
-	inc.ctx = child.WithControl(ctx, inc)
+	inc := &incarnation{Context: ctx, e: e, r: r, cancel: cancel, started: r.clock.Now()}
 	e.inc = inc
-	if !inc.await {
+	if !e.spec.AwaitReady {
 		r.started(e)
 	}
 	// Ends when the child's Serve returns. Its exit message is received by the
@@ -317,12 +396,12 @@ func (r *run) launch(e *entry) *incarnation {
 
 // run runs the incarnation on its own goroutine.
 func (i *incarnation) run() {
-	pprof.SetGoroutineLabels(i.ctx)
+	pprof.SetGoroutineLabels(i)
 	if i.r.opts.crashOnPanic {
-		runCrashing(i.ctx, i.e.spec.Service, i.exit)
+		runCrashing(i, i.e.spec.Service, i.exit)
 		return
 	}
-	child.Run(i.ctx, i.e.spec.Service, i.exit)
+	child.Run(i, i.e.spec.Service, i.exit)
 }
 
 // exit reports the incarnation's end to the loop.
@@ -370,7 +449,7 @@ func (r *run) startBudget(e *entry) (time.Duration, bool) {
 // Meanwhile other exits are deferred and read-only calls answered.
 func (r *run) startChild(e *entry) error {
 	inc := r.launch(e)
-	if !inc.await {
+	if !e.spec.AwaitReady {
 		return nil
 	}
 	var timer <-chan time.Time
@@ -427,9 +506,7 @@ func (r *run) stopWhileStarting(e *entry) error {
 func (r *run) started(e *entry) {
 	e.state = Running
 	if !r.opts.simple { // OTP logs no progress report for simple_one_for_one instances
-		ev := r.childEvent(ChildStarted, e, nil)
-		ev.Elapsed = r.clock.Now().Sub(e.inc.started)
-		r.emit(ev)
+		r.emitSince(r.childEvent(ChildStarted, e, nil), e.inc.started)
 	}
 }
 
@@ -507,9 +584,7 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 			if errors.Is(m.err, ErrStopTimeout) {
 				nested = m.err
 			}
-			ev := r.childEvent(ChildStopped, e, cmp.Or(panicOrGoexit(m.err), nested))
-			ev.Elapsed = r.clock.Now().Sub(now)
-			r.emit(ev)
+			r.emitSince(r.childEvent(ChildStopped, e, cmp.Or(panicOrGoexit(m.err), nested)), now)
 			return nested
 		case q := <-r.reqs:
 			r.handleReqWhileBusy(q)
@@ -522,9 +597,7 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 				return nil
 			}
 			err := &StopTimeoutError{Supervisor: r.path, Child: e.spec.ID, Budget: budget, Stacks: goroutineStacks(e.path)}
-			ev := r.childEvent(ChildAbandoned, e, err)
-			ev.Elapsed = r.clock.Now().Sub(now)
-			r.emit(ev)
+			r.emitSince(r.childEvent(ChildAbandoned, e, err), now)
 			return err
 		}
 	}
@@ -684,17 +757,23 @@ func (r *run) significantEnded() bool {
 // restart counts one restart event for e, applies the strategy (stopping the
 // siblings it names) and starts the group, at once or, after a backoff delay
 // or for a retry after a failed attempt (retry), from the queue of pending
-// restarts.
+// restarts. An exit's restart counts at the time of the exit, just recorded
+// by setExit; a retry's, now.
 func (r *run) restart(e *entry, reason error, retry bool) {
 	if r.stopRequested() {
 		e.state = Stopped // nothing restarts once a stop is asked for
 		return
 	}
-	if !r.window.Record(r.clock.Now()) {
+	at := e.lastAt
+	if retry {
+		at = r.clock.Now()
+	}
+	if !r.window.Record(at) {
 		r.giveUp(e, reason, escalation.ErrExceeded)
 		return
 	}
-	group := []*entry{e}
+	one := [1]*entry{e} // one_for_one's group, kept off the heap
+	group := one[:]
 	if s := r.opts.strategy; s == strategy.OneForAll || s == strategy.RestForOne {
 		snapshot := slices.Clone(r.children)
 		types := make([]child.Restart, len(snapshot))
@@ -732,7 +811,7 @@ func (r *run) restart(e *entry, reason error, retry bool) {
 		return
 	}
 	r.seq++
-	p := &pending{due: r.clock.Now().Add(delay), group: group, gens: make([]uint64, len(group)), seq: r.seq}
+	p := &pending{due: r.clock.Now().Add(delay), group: slices.Clone(group), gens: make([]uint64, len(group)), seq: r.seq}
 	for i, g := range group {
 		g.state = Restarting
 		g.gen++
@@ -772,6 +851,13 @@ func (r *run) startGroup(group []*entry, gens []uint64) {
 		switch {
 		case err == nil:
 			e.restarts++
+			if i == len(group)-1 && !e.spec.AwaitReady {
+				// The new incarnation waits in this P's runnext until the
+				// loop parks, and another P would take it only after a
+				// back-off: yield, so it runs at once while the loop goes
+				// on wherever it is scheduled next.
+				runtime.Gosched()
+			}
 		case errors.Is(err, errIgnored):
 			e.restarts++
 			if r.opts.simple {
@@ -844,13 +930,13 @@ func (r *run) handleReq(q request) {
 	case opDelete:
 		resp.err = r.apiDelete(q.id)
 	case opApply:
-		resp.changes = r.apply(q.apply)
+		resp.val = r.apply(q.apply)
 	case opChildren:
-		resp.children = r.childInfos()
+		resp.val = r.childInfos()
 	case opStartInstance:
 		resp.id, resp.err = r.apiStartInstance(q.svc)
 	case opInfo:
-		resp.info = SupervisorInfo{
+		info := SupervisorInfo{
 			Path:      r.path,
 			Strategy:  r.opts.strategy,
 			Intensity: r.opts.intensity,
@@ -859,29 +945,31 @@ func (r *run) handleReq(q request) {
 		}
 		select {
 		case <-r.ready:
-			resp.info.Ready = true
+			info.Ready = true
 		default:
 		}
-		resp.info.Stopping = r.stopRequested()
+		info.Stopping = r.stopRequested()
+		resp.val = info
 	case opCount:
 		if r.opts.simple {
-			resp.counts = r.countInstances()
+			resp.val = r.countInstances()
 			break
 		}
-		resp.counts.Specs = len(r.children)
+		counts := Counts{Specs: len(r.children)}
 		for _, e := range r.children {
 			if e.inc != nil && e.state == Running {
-				resp.counts.Active++
+				counts.Active++
 			}
 			if e.spec.Kind == child.Supervisor {
-				resp.counts.Supervisors++
+				counts.Supervisors++
 			} else {
-				resp.counts.Workers++
+				counts.Workers++
 			}
 		}
+		resp.val = counts
 	case opSpec:
 		if e := r.byID[q.id]; e != nil {
-			resp.spec = e.spec
+			resp.val = *e.spec
 		} else {
 			resp.err = fmt.Errorf("%w: %q", ErrNotFound, q.id)
 		}
@@ -899,7 +987,7 @@ func (r *run) apiStart(sp child.Spec) error {
 		}
 		return fmt.Errorf("%w: %q", ErrAlreadyPresent, sp.ID)
 	}
-	e := r.addEntry(sp)
+	e := r.addOwnEntry(sp)
 	if sub, ok := sp.Service.(*Supervisor); ok {
 		r.dynMu.Lock()
 		if r.dynSups == nil {

@@ -111,7 +111,8 @@ func (r *run) apiStartInstance(svc child.Service) (string, error) {
 	sp := r.template
 	sp.ID = r.template.ID + "#" + strconv.FormatUint(n, 10)
 	sp.Service = svc
-	e := &entry{spec: sp, path: r.path + "/" + sp.ID, state: Stopped, seq: n}
+	e := newOwnEntry(sp)
+	e.path, e.state, e.seq = r.path+"/"+sp.ID, Stopped, n
 	e.base = labelled(r.base, e.path)
 	if r.opts.newBackoff != nil {
 		e.backoff = r.opts.newBackoff()
@@ -209,9 +210,7 @@ func (r *run) stopInstances(limit time.Time) error {
 				delete(waiting, m.inc)
 				m.inc.exited = true
 				r.setExit(e, m.err)
-				ev := r.childEvent(ChildStopped, e, panicOrGoexit(m.err))
-				ev.Elapsed = r.clock.Now().Sub(now)
-				r.emit(ev)
+				r.emitSince(r.childEvent(ChildStopped, e, panicOrGoexit(m.err)), now)
 			}
 		case q := <-r.reqs:
 			r.handleReqWhileBusy(q)
@@ -225,9 +224,7 @@ func (r *run) stopInstances(limit time.Time) error {
 					continue
 				}
 				err := &StopTimeoutError{Supervisor: r.path, Child: e.spec.ID, Budget: budget, Stacks: goroutineStacks(e.path)}
-				ev := r.childEvent(ChildAbandoned, e, err)
-				ev.Elapsed = r.clock.Now().Sub(now)
-				r.emit(ev)
+				r.emitSince(r.childEvent(ChildAbandoned, e, err), now)
 				errs = append(errs, err)
 			}
 			return errors.Join(errs...)

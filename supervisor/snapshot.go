@@ -22,7 +22,8 @@ type SupervisorInfo struct {
 // goroutine, so it also proves that the supervisor is answering.
 func (s *Supervisor) Info(ctx context.Context) (SupervisorInfo, error) {
 	resp, err := s.call(ctx, request{op: opInfo})
-	return resp.info, err
+	info, _ := resp.val.(SupervisorInfo)
+	return info, err
 }
 
 // Tree is a view of a whole supervision tree: a supervisor, and the trees of
