@@ -21,9 +21,15 @@ const (
 	// Stopped: the spec is kept with nothing running: terminated through the
 	// API, a transient child that ended normally, or one that ignored its start.
 	Stopped
+	// Starting: an awaited child has been launched and has not reported ready
+	// yet (a restart attempt shows Restarting instead, as OTP does).
+	Starting
+	// Stopping: the supervisor has cancelled the child's context and waits
+	// for it to return, within its shutdown budget.
+	Stopping
 )
 
-var stateNames = [...]string{Running: "running", Restarting: "restarting", Stopped: "stopped"}
+var stateNames = [...]string{Running: "running", Restarting: "restarting", Stopped: "stopped", Starting: "starting", Stopping: "stopping"}
 
 // String returns "running", "restarting" or "stopped".
 func (s ChildState) String() string {
@@ -64,6 +70,10 @@ type ChildInfo struct {
 	Started    time.Time // when the running incarnation started; zero if none runs
 	LastExit   error     // reason of the last exit, if any
 	LastExitAt time.Time // when the last exit happened
+	// LastExitRequested: the last exit followed a stop the supervisor asked
+	// for (shutdown, TerminateChild, a group restart), so LastExit, often
+	// context.Canceled, is no crash.
+	LastExitRequested bool
 }
 
 // Counts is OTP's count_children.

@@ -117,3 +117,56 @@ func TestBrutalKill(t *testing.T) {
 		t.Fatalf("ChildAbandoned for a brutal kill: err %v, context %q; want none", ev.Err, ev.Context())
 	}
 }
+
+// Children shows a child waited on for its readiness as starting, one waited
+// on for its return as stopping, and whether its last exit was requested.
+func TestStartingStoppingStatesAndRequestedExit(t *testing.T) {
+	clock := newClock()
+	gate, open := newGate(t)
+	slow := newProbe("slow", nil)
+	slow.onStart = func(ctx context.Context, _ int) error {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+		}
+		return nil
+	}
+	stuck := newStubborn(t, "stuck", nil)
+	s := mustNew(t, "root", []child.Spec{{ID: "stuck", Service: stuck, AwaitReady: true, StartTimeout: child.Infinity, Shutdown: time.Minute}},
+		supervisor.WithClock(clock))
+	startT(t, s)
+	ctx := testCtx(t)
+
+	added := make(chan error, 1)
+	// Ends when StartChild returns, once the gate opens.
+	go func() { added <- s.StartChild(ctx, pspec(slow)) }()
+	slow.waitStart(t, 1)
+	if got := find(t, children(t, s), "slow"); got.State != supervisor.Starting || got.Started.IsZero() {
+		t.Fatalf("slow while awaited: %+v, want starting with a start time", got)
+	}
+	open()
+	if err := recv(t, added, "StartChild"); err != nil {
+		t.Fatal(err)
+	}
+
+	terminated := make(chan error, 1)
+	// Ends when TerminateChild returns, once stuck is freed.
+	go func() { terminated <- s.TerminateChild(ctx, "stuck") }()
+	recv(t, stuck.cancelled, "stuck cancelled")
+	if got := find(t, children(t, s), "stuck"); got.State != supervisor.Stopping {
+		t.Fatalf("stuck while stopping: %v, want stopping", got.State)
+	}
+	stuck.free()
+	if err := recv(t, terminated, "TerminateChild"); err != nil {
+		t.Fatal(err)
+	}
+	if got := find(t, children(t, s), "stuck"); got.State != supervisor.Stopped || !got.LastExitRequested {
+		t.Fatalf("stuck after TerminateChild: %+v, want stopped with a requested exit", got)
+	}
+	slow.crash(t, errBoom)
+	slow.waitStart(t, 2)
+	settle(t, s) // the restart's start has completed
+	if got := find(t, children(t, s), "slow"); got.LastExitRequested || !errors.Is(got.LastExit, errBoom) {
+		t.Fatalf("slow after a crash: %+v, want an unrequested exit with errBoom", got)
+	}
+}

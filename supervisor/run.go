@@ -78,16 +78,17 @@ type entry struct {
 	base context.Context // immutable: parent of its incarnations' contexts, with its pprof label
 
 	// Owned by the run goroutine.
-	state     ChildState
-	removed   bool
-	inc       *incarnation // the running incarnation, or nil
-	restarts  int
-	abandoned int             // abandoned incarnations that have not returned
-	gen       uint64          // bumped to cancel a pending restart
-	seq       uint64          // simple_one_for_one: start order
-	backoff   backoff.BackOff // nil without WithBackoff
-	lastExit  error
-	lastAt    time.Time // when lastExit happened
+	state         ChildState
+	removed       bool
+	inc           *incarnation // the running incarnation, or nil
+	restarts      int
+	abandoned     int             // abandoned incarnations that have not returned
+	gen           uint64          // bumped to cancel a pending restart
+	seq           uint64          // simple_one_for_one: start order
+	backoff       backoff.BackOff // nil without WithBackoff
+	lastExit      error
+	lastAt        time.Time // when lastExit happened
+	lastRequested bool      // lastExit followed a stop the supervisor asked for
 }
 
 // incarnation is one call of a child's Serve. It is both the context Serve
@@ -452,6 +453,9 @@ func (r *run) startChild(e *entry) error {
 	if !e.spec.AwaitReady {
 		return nil
 	}
+	if e.state != Restarting {
+		e.state = Starting
+	}
 	var timer <-chan time.Time
 	if d, ok := r.startBudget(e); ok {
 		timer = r.waitFor(d)
@@ -469,7 +473,7 @@ func (r *run) startChild(e *entry) error {
 			}
 			inc.exited, inc.handled = true, true
 			e.inc, e.state = nil, Stopped
-			r.setExit(e, m.err)
+			r.setExit(e, m.err, false)
 			switch {
 			case errors.Is(m.err, child.ErrIgnore):
 				r.emit(r.childEvent(ChildIgnored, e, nil))
@@ -560,6 +564,8 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 			budget, bounded = left, true
 		}
 	}
+	e.state = Stopping
+	defer func() { e.state = Stopped }()
 	var timer <-chan time.Time
 	if bounded {
 		inc.stopBy.Store(now.Add(budget).UnixNano())
@@ -576,7 +582,7 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 			inc.exited = true
 			// The supervisor cancelled it, so whatever it returned is a
 			// clean stop, except a panic or Goexit while stopping.
-			r.setExit(e, m.err)
+			r.setExit(e, m.err, true)
 			// A nested supervisor that had to abandon some of its own
 			// children says so in its result; that is passed on, so an
 			// abandonment deep in the tree reaches the root's Stop.
@@ -596,7 +602,7 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 				r.emit(r.childEvent(ChildAbandoned, e, nil))
 				return nil
 			}
-			err := &StopTimeoutError{Supervisor: r.path, Child: e.spec.ID, Budget: budget, Stacks: goroutineStacks(e.path)}
+			err := &StopTimeoutError{Supervisor: r.path, Child: e.spec.ID, Budget: budget, Stacks: GoroutineStacks(e.path)}
 			r.emitSince(r.childEvent(ChildAbandoned, e, err), now)
 			return err
 		}
@@ -715,7 +721,7 @@ func (r *run) handleMsg(m msg) {
 func (r *run) handleExit(e *entry, inc *incarnation, err error) {
 	inc.handled = true
 	e.inc, e.state = nil, Stopped
-	r.setExit(e, err)
+	r.setExit(e, err, false)
 	normal := child.IsNormal(err)
 	restart := e.spec.Restart.ShouldRestart(normal)
 	ev := r.childEvent(ChildExited, e, err)
@@ -896,8 +902,9 @@ func (r *run) shutdown() error {
 	return errors.Join(errs...)
 }
 
-func (r *run) setExit(e *entry, err error) {
-	e.lastExit, e.lastAt = err, r.clock.Now()
+// setExit records e's last exit; requested says the supervisor had asked it to stop.
+func (r *run) setExit(e *entry, err error, requested bool) {
+	e.lastExit, e.lastAt, e.lastRequested = err, r.clock.Now(), requested
 }
 
 func (r *run) childInfos() []ChildInfo {
@@ -908,7 +915,7 @@ func (r *run) childInfos() []ChildInfo {
 	infos := make([]ChildInfo, 0, len(list))
 	for _, e := range list {
 		info := ChildInfo{ID: e.spec.ID, Path: e.path, Kind: e.spec.Kind, Restart: e.spec.Restart, State: e.state,
-			Restarts: e.restarts, Abandoned: e.abandoned, LastExit: e.lastExit, LastExitAt: e.lastAt}
+			Restarts: e.restarts, Abandoned: e.abandoned, LastExit: e.lastExit, LastExitAt: e.lastAt, LastExitRequested: e.lastRequested}
 		if e.inc != nil {
 			info.Started = e.inc.started
 		}

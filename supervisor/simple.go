@@ -197,6 +197,7 @@ func (r *run) stopInstances(limit time.Time) error {
 			inc.stopBy.Store(now.Add(budget).UnixNano())
 		}
 		inc.cancel()
+		e.state = Stopping
 		waiting[inc] = e
 	}
 	var timer <-chan time.Time
@@ -208,8 +209,9 @@ func (r *run) stopInstances(limit time.Time) error {
 		case m := <-r.msgs:
 			if e, ok := waiting[m.inc]; ok && m.exit {
 				delete(waiting, m.inc)
+				e.state = Stopped
 				m.inc.exited = true
-				r.setExit(e, m.err)
+				r.setExit(e, m.err, true)
 				r.emitSince(r.childEvent(ChildStopped, e, panicOrGoexit(m.err)), now)
 			}
 		case q := <-r.reqs:
@@ -217,13 +219,14 @@ func (r *run) stopInstances(limit time.Time) error {
 		case <-timer:
 			var errs []error
 			for inc, e := range waiting {
+				e.state = Stopped
 				inc.abandoned = true
 				e.abandoned++
 				if r.template.Shutdown == child.BrutalKill {
 					r.emit(r.childEvent(ChildAbandoned, e, nil)) // expected: BrutalKill never waits
 					continue
 				}
-				err := &StopTimeoutError{Supervisor: r.path, Child: e.spec.ID, Budget: budget, Stacks: goroutineStacks(e.path)}
+				err := &StopTimeoutError{Supervisor: r.path, Child: e.spec.ID, Budget: budget, Stacks: GoroutineStacks(e.path)}
 				r.emitSince(r.childEvent(ChildAbandoned, e, err), now)
 				errs = append(errs, err)
 			}

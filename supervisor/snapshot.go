@@ -2,6 +2,8 @@ package supervisor
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/arborgo/arbor/escalation"
 	"github.com/arborgo/arbor/strategy"
@@ -50,8 +52,11 @@ func (s *Supervisor) Tree(ctx context.Context) (*Tree, error) {
 			continue
 		}
 		st, err := sub.Tree(ctx)
-		if err != nil {
+		if errors.Is(err, ErrNotRunning) {
 			continue // it stopped meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("supervisor %s: subtree %s: %w", info.Path, c.Path, err)
 		}
 		if t.Subtrees == nil {
 			t.Subtrees = make(map[string]*Tree)
