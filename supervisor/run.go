@@ -554,16 +554,8 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 		r.emit(r.childEvent(ChildStopped, e, reported))
 		return nil
 	}
-	budget, bounded := e.spec.Shutdown, e.spec.Shutdown != child.Infinity
-	if budget == child.BrutalKill {
-		budget = 0
-	}
 	now := r.clock.Now()
-	if !limit.IsZero() {
-		if left := max(limit.Sub(now), 0); !bounded || left < budget {
-			budget, bounded = left, true
-		}
-	}
+	budget, bounded := stopBudget(e.spec.Shutdown, limit, now)
 	e.state = Stopping
 	defer func() { e.state = Stopped }()
 	var timer <-chan time.Time
@@ -607,6 +599,22 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 			return err
 		}
 	}
+}
+
+// stopBudget returns how long a child with that Shutdown setting may take to
+// return once cancelled, bounded by limit (zero: no limit), and false if it
+// may take for ever. BrutalKill gives 0.
+func stopBudget(shutdown time.Duration, limit, now time.Time) (time.Duration, bool) {
+	budget, bounded := shutdown, shutdown != child.Infinity
+	if budget == child.BrutalKill {
+		budget = 0
+	}
+	if !limit.IsZero() {
+		if left := max(limit.Sub(now), 0); !bounded || left < budget {
+			budget, bounded = left, true
+		}
+	}
+	return budget, bounded
 }
 
 // panicOrGoexit returns err if it reports a panic or runtime.Goexit, the only

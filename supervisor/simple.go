@@ -173,16 +173,8 @@ func (r *run) countInstances() Counts {
 // template's Shutdown, bounded by limit. Instances still running when it
 // runs out are abandoned and reported.
 func (r *run) stopInstances(limit time.Time) error {
-	budget, bounded := r.template.Shutdown, r.template.Shutdown != child.Infinity
-	if budget == child.BrutalKill {
-		budget = 0
-	}
 	now := r.clock.Now()
-	if !limit.IsZero() {
-		if left := max(limit.Sub(now), 0); !bounded || left < budget {
-			budget, bounded = left, true
-		}
-	}
+	budget, bounded := stopBudget(r.template.Shutdown, limit, now)
 	waiting := make(map[*incarnation]*entry)
 	for _, e := range r.byID {
 		inc := e.inc
