@@ -3,6 +3,7 @@ package supervisor_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,5 +169,54 @@ func TestStartingStoppingStatesAndRequestedExit(t *testing.T) {
 	settle(t, s) // the restart's start has completed
 	if got := find(t, children(t, s), "slow"); got.LastExitRequested || !errors.Is(got.LastExit, errBoom) {
 		t.Fatalf("slow after a crash: %+v, want an unrequested exit with errBoom", got)
+	}
+}
+
+// helperGoroutine is started by a stuck child; it inherits the child's pprof label.
+func helperGoroutine(release <-chan struct{}, running chan<- struct{}) {
+	running <- struct{}{}
+	<-release
+}
+
+// a8, operations: a child that overruns its budget is reported with the
+// stacks of its own goroutines, found by their pprof label: the child's and
+// one it started, and nobody else's.
+func TestStopTimeoutCarriesTheChildsStacks(t *testing.T) {
+	clock := newClock()
+	stuck := newStubborn(t, "stuck", nil)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	running := make(chan struct{})
+	spawner := child.Func(func(ctx context.Context) error {
+		// Ends when the test closes release.
+		go helperGoroutine(release, running)
+		<-running
+		return stuck.Serve(ctx)
+	})
+	other := newProbe("other", nil)
+	s := mustNew(t, "root", []child.Spec{
+		pspec(other),
+		{ID: "stuck", Service: spawner, AwaitReady: true, StartTimeout: child.Infinity, Shutdown: time.Second},
+	}, supervisor.WithClock(clock))
+	startT(t, s)
+	done := make(chan error, 1)
+	// Ends when TerminateChild returns, once the clock passes the budget.
+	go func() { done <- s.TerminateChild(testCtx(t), "stuck") }()
+	recv(t, stuck.cancelled, "stuck cancelled")
+	if err := clock.WaitForWaiters(testCtx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	var st *supervisor.StopTimeoutError
+	if err := recv(t, done, "TerminateChild"); !errors.As(err, &st) {
+		t.Fatalf("TerminateChild = %v, want a StopTimeoutError", err)
+	}
+	for _, want := range []string{"(*stubborn).Serve", "supervisor_test.helperGoroutine", `"arbor_child":"root/stuck"`} {
+		if !strings.Contains(st.Stacks, want) {
+			t.Errorf("stacks lack %s:\n%s", want, st.Stacks)
+		}
+	}
+	if strings.Contains(st.Stacks, "(*probe).Serve") || strings.Contains(st.Stacks, "goroutine profile:") {
+		t.Errorf("stacks hold more than the stuck child's goroutines:\n%s", st.Stacks)
 	}
 }
