@@ -220,3 +220,30 @@ func TestStopTimeoutCarriesTheChildsStacks(t *testing.T) {
 		t.Errorf("stacks hold more than the stuck child's goroutines:\n%s", st.Stacks)
 	}
 }
+
+// a11: calls from inside a child never deadlock. A change asked by the child
+// the supervisor is waiting on for readiness is refused at once; one asked
+// during shutdown gets ErrStopping at once.
+func TestCallsFromAwaitedChildDoNotDeadlock(t *testing.T) {
+	var sup *supervisor.Supervisor
+	beforeReady := make(chan error, 1)
+	duringStop := make(chan error, 1)
+	svc := child.Func(func(ctx context.Context) error {
+		beforeReady <- sup.StartChild(ctx, pspec(newProbe("x", nil)))
+		child.Ready(ctx)
+		<-ctx.Done()
+		duringStop <- sup.StartChild(context.Background(), pspec(newProbe("y", nil)))
+		return nil
+	})
+	sup = mustNew(t, "root", []child.Spec{{ID: "caller", Service: svc, AwaitReady: true, StartTimeout: child.Infinity, Shutdown: child.Infinity}})
+	startT(t, sup)
+	if err := recv(t, beforeReady, "call before ready"); !errors.Is(err, supervisor.ErrBusyWithCaller) {
+		t.Fatalf("StartChild before Ready = %v, want ErrBusyWithCaller", err)
+	}
+	if err := stop(t, sup); err != nil {
+		t.Fatalf("Stop = %v", err)
+	}
+	if err := recv(t, duringStop, "call during stop"); !errors.Is(err, supervisor.ErrStopping) {
+		t.Fatalf("StartChild during shutdown = %v, want ErrStopping", err)
+	}
+}

@@ -35,6 +35,11 @@ var (
 	// ErrStopTimeout matches every [*StopTimeoutError]: a child overran its
 	// shutdown budget and was abandoned.
 	ErrStopTimeout = errors.New("supervisor: child did not stop in time")
+	// ErrBusyWithCaller: a child (or a descendant of it) made a call that
+	// changes the supervisor while the supervisor was waiting on that very
+	// child to report ready or to return; waiting for the call would
+	// deadlock, so it is refused at once. Make such calls after child.Ready.
+	ErrBusyWithCaller = errors.New("supervisor: call from the child the supervisor is waiting on")
 	// ErrStopping: the call could not complete because the supervisor is shutting down.
 	ErrStopping = errors.New("supervisor: shutting down")
 	// ErrSimpleOneForOne: the call does not apply to a simple_one_for_one

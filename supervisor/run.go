@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +58,7 @@ type run struct {
 	armedDue      time.Time
 	startDeadline time.Time // overall start deadline during the initial start; zero otherwise
 	failure       error     // set when the supervisor must give up
+	stopping      bool      // shutdown has begun
 	stopErrs      []error   // abandonments while a stop interrupted a start
 	autoStop      bool      // set when significant children shut the supervisor down
 
@@ -484,7 +486,7 @@ func (r *run) startChild(e *entry) error {
 				return fmt.Errorf("exited before it was ready: %w", m.err)
 			}
 		case q := <-r.reqs:
-			r.handleReqWhileBusy(q)
+			r.handleReqWhileBusy(q, e.path)
 		case <-timer:
 			if err := r.stopChild(e, time.Time{}); err != nil {
 				return errors.Join(ErrStartTimeout, err)
@@ -523,12 +525,24 @@ func (r *run) note(m msg) {
 	}
 }
 
-func (r *run) handleReqWhileBusy(q request) {
-	if q.op.readOnly() {
+// handleReqWhileBusy handles a call that arrives while the loop waits on one
+// child (busy is its path; all children's during a simple_one_for_one
+// shutdown). Read-only calls are answered; others wait for the end of that
+// start or stop, except those that cannot: a call during shutdown gets
+// ErrStopping at once, and one from the awaited child itself (or from below
+// it, known by the context it passed) gets ErrBusyWithCaller, since waiting
+// for it would deadlock.
+func (r *run) handleReqWhileBusy(q request, busy string) {
+	switch {
+	case q.op.readOnly():
 		r.handleReq(q)
-		return
+	case r.stopping:
+		q.reply <- response{err: ErrStopping}
+	case q.from != "" && (q.from == busy || strings.HasPrefix(q.from, busy+"/")):
+		q.reply <- response{err: fmt.Errorf("%w: %s", ErrBusyWithCaller, busy)}
+	default:
+		r.deferredReqs = append(r.deferredReqs, q)
 	}
-	r.deferredReqs = append(r.deferredReqs, q)
 }
 
 // stopChild stops e's running incarnation: it cancels its context and waits
@@ -585,7 +599,7 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 			r.emitSince(r.childEvent(ChildStopped, e, cmp.Or(panicOrGoexit(m.err), nested)), now)
 			return nested
 		case q := <-r.reqs:
-			r.handleReqWhileBusy(q)
+			r.handleReqWhileBusy(q, e.path)
 		case <-timer:
 			inc.abandoned = true
 			e.abandoned++
@@ -891,6 +905,7 @@ func (r *run) startGroup(group []*entry, gens []uint64) {
 // shutdown stops every running child in reverse start order, each within its
 // budget, all within the stop limit. Nothing restarts from here on.
 func (r *run) shutdown() error {
+	r.stopping = true
 	r.timers = nil
 	limit := r.stopLimit()
 	if r.opts.simple {

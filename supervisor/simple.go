@@ -207,7 +207,7 @@ func (r *run) stopInstances(limit time.Time) error {
 				r.emitSince(r.childEvent(ChildStopped, e, panicOrGoexit(m.err)), now)
 			}
 		case q := <-r.reqs:
-			r.handleReqWhileBusy(q)
+			r.handleReqWhileBusy(q, r.path)
 		case <-timer:
 			var errs []error
 			for inc, e := range waiting {
