@@ -56,17 +56,17 @@ type run struct {
 	timers        timerHeap // restarts waiting for their time
 	armedC        <-chan time.Time
 	armedDue      time.Time
-	startDeadline time.Time // overall start deadline during the initial start; zero otherwise
-	failure       error     // set when the supervisor must give up
-	stopping      bool      // shutdown has begun
-	stopErrs      []error   // abandonments while a stop interrupted a start
-	autoStop      bool      // set when significant children shut the supervisor down
+	startDeadline time.Time   // overall start deadline during the initial start; zero otherwise
+	failure       error       // set when the supervisor must give up
+	stopping      bool        // shutdown has begun
+	stopErrs      []error     // abandonments while a stop interrupted a start
+	autoStop      bool        // set when significant children shut the supervisor down
+	seq           uint64      // orders restarts due at the same time
+	waitTimer     *time.Timer // reused by waitFor with the system clock
 
 	// simple_one_for_one: instances live in byID only, never in children, so
 	// that starting, exiting and terminating one costs O(1).
-	template  child.Spec  // the template spec; zero for other strategies
-	seq       uint64      // orders restarts due at the same time
-	waitTimer *time.Timer // reused by waitFor with the system clock
+	template child.Spec // the template spec; zero for other strategies
 }
 
 // entry is one child of a run.

@@ -30,7 +30,6 @@ type Supervisor struct {
 	opts  options      // guarded by mu: replaced whole by Apply
 	cur   *run         // guarded by mu: the Serve in progress, or nil
 	last  *run         // guarded by mu: the most recent Serve, running or not
-	bg    bool         // guarded by mu: Start launched the current Serve
 }
 
 var _ child.Service = (*Supervisor)(nil)
@@ -131,21 +130,21 @@ func (s *Supervisor) Strategy() strategy.Strategy {
 // specs given to New (or the configuration last given to [Supervisor.Apply]),
 // as a restarted OTP supervisor does: children added with StartChild are gone.
 func (s *Supervisor) Serve(ctx context.Context) error {
-	r, err := s.begin(ctx, false)
+	r, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
 	return s.finish(r, r.serve())
 }
 
-func (s *Supervisor) begin(ctx context.Context, bg bool) (*run, error) {
+func (s *Supervisor) begin(ctx context.Context) (*run, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cur != nil {
 		return nil, ErrAlreadyServing
 	}
 	r := newRun(s, ctx)
-	s.cur, s.last, s.bg = r, r, bg
+	s.cur, s.last = r, r
 	return r, nil
 }
 
@@ -165,7 +164,7 @@ func (s *Supervisor) finish(r *run, err error) error {
 // start; use [Supervisor.Stop] to stop the supervisor and [Supervisor.Wait] to
 // wait for it to end.
 func (s *Supervisor) Start(ctx context.Context) error {
-	r, err := s.begin(context.WithoutCancel(ctx), true)
+	r, err := s.begin(context.WithoutCancel(ctx))
 	if err != nil {
 		return err
 	}
