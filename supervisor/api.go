@@ -125,7 +125,7 @@ type request struct {
 type response struct {
 	err error
 	id  string // opStartInstance
-	val any    // []ChildInfo, Counts, child.Spec, SupervisorInfo or Changes, by op
+	val any    // []ChildInfo, Counts, child.Spec, Info or Changes, by op
 }
 
 func (s *Supervisor) call(ctx context.Context, req request) (response, error) {

@@ -966,7 +966,7 @@ func (r *run) handleReq(q request) {
 	case opStartInstance:
 		resp.id, resp.err = r.apiStartInstance(q.svc)
 	case opInfo:
-		info := SupervisorInfo{
+		info := Info{
 			Path:      r.path,
 			Strategy:  r.opts.strategy,
 			Intensity: r.opts.intensity,

@@ -9,8 +9,8 @@ import (
 	"github.com/arborgo/arbor/strategy"
 )
 
-// SupervisorInfo is a point-in-time view of one supervisor.
-type SupervisorInfo struct {
+// Info is a point-in-time view of one supervisor.
+type Info struct {
 	Path      string               // such as "root/db"
 	Strategy  strategy.Strategy    // its restart strategy
 	Intensity escalation.Intensity // its restart limit
@@ -22,16 +22,16 @@ type SupervisorInfo struct {
 
 // Info returns a view of the supervisor and its children, asked of its run
 // goroutine, so it also proves that the supervisor is answering.
-func (s *Supervisor) Info(ctx context.Context) (SupervisorInfo, error) {
+func (s *Supervisor) Info(ctx context.Context) (Info, error) {
 	resp, err := s.call(ctx, request{op: opInfo})
-	info, _ := resp.val.(SupervisorInfo)
+	info, _ := resp.val.(Info)
 	return info, err
 }
 
 // Tree is a view of a whole supervision tree: a supervisor, and the trees of
 // its children that are supervisors themselves.
 type Tree struct {
-	SupervisorInfo
+	Info
 	// Subtrees holds, by child ID, the trees of running children whose service
 	// is a *Supervisor.
 	Subtrees map[string]*Tree
@@ -45,7 +45,7 @@ func (s *Supervisor) Tree(ctx context.Context) (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Tree{SupervisorInfo: info}
+	t := &Tree{Info: info}
 	for _, c := range info.Children {
 		sub := s.nested(c.ID)
 		if sub == nil || c.State != Running {

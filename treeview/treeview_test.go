@@ -55,7 +55,7 @@ func TestNewDocument(t *testing.T) {
 	crash := errors.New("connection reset")
 	pe := child.NewPanicError("nil map\nwrite", 0)
 	tree := &supervisor.Tree{
-		SupervisorInfo: supervisor.SupervisorInfo{
+		Info: supervisor.Info{
 			Path: "root", Strategy: strategy.RestForOne,
 			Intensity: escalation.Intensity{MaxRestarts: 3, Period: 10 * time.Second},
 			InWindow:  2, Ready: true,
@@ -68,7 +68,7 @@ func TestNewDocument(t *testing.T) {
 			},
 		},
 		Subtrees: map[string]*supervisor.Tree{
-			"db": {SupervisorInfo: supervisor.SupervisorInfo{Path: "root/db", Intensity: escalation.Default, Stopping: true, Ready: true,
+			"db": {Info: supervisor.Info{Path: "root/db", Intensity: escalation.Default, Stopping: true, Ready: true,
 				Children: []supervisor.ChildInfo{{ID: "pool", Path: "root/db/pool", State: supervisor.Running, Started: t0, Abandoned: 1}}}},
 		},
 	}
