@@ -283,7 +283,10 @@ func writeEvent(ce *zapcore.CheckedEntry, ev Event) {
 			if ev.Kind != IntensityExceeded { // there "reason" is reached_max_restart_intensity
 				fields = append(fields, zap.String("reason", "panic"))
 			}
-			fields = append(fields, zap.String("panic", fmt.Sprint(pe.Value)), zap.String("stack", pe.Stack()))
+			fields = append(fields, zap.String("panic", fmt.Sprint(pe.Value)))
+			if ev.Context() != "" { // a report: the stack once, not again on the restart's own entry
+				fields = append(fields, zap.String("stack", pe.Stack()))
+			}
 		case errors.As(ev.Err, &st):
 			fields = append(fields, zap.Error(ev.Err), zap.Duration("shutdown", st.Budget))
 			if st.Stacks != "" {

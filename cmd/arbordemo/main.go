@@ -1,7 +1,9 @@
 // Command arbordemo runs a small supervision tree in which one child keeps
 // crashing and is contained: its supervisor restarts it with a backoff while
 // its siblings run on. The supervisor's reports are printed as they happen.
-// It stops cleanly on SIGINT or SIGTERM, and by itself after -duration.
+// It stops cleanly, in reverse start order, on SIGINT or SIGTERM and by
+// itself after -duration; a second signal forces the exit. The exit code is
+// daemon.Run's.
 //
 //	go run ./cmd/arbordemo -duration 8s
 package main
@@ -12,8 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/daemon"
 	"github.com/arborgo/arbor/escalation"
 	"github.com/arborgo/arbor/strategy"
 	"github.com/arborgo/arbor/supervisor"
@@ -30,15 +31,14 @@ func main() {
 	duration := flag.Duration("duration", 8*time.Second, "stop by itself after this long (0: run until a signal)")
 	crashEvery := flag.Duration("crash-every", 600*time.Millisecond, "how long the flaky child runs before it fails")
 	flag.Parse()
-	if err := run(*duration, *crashEvery); err != nil {
-		fmt.Fprintln(os.Stderr, "arbordemo:", err)
-		os.Exit(1)
-	}
+	os.Exit(run(*duration, *crashEvery))
 }
 
-func run(duration, crashEvery time.Duration) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// run serves the demo tree with daemon.Run: until SIGINT, SIGTERM or the
+// end of duration, then a reverse-order shutdown within 5 s. It returns
+// daemon.Run's exit code.
+func run(duration, crashEvery time.Duration) int {
+	ctx := context.Background()
 	if duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, duration)
@@ -51,18 +51,18 @@ func run(duration, crashEvery time.Duration) error {
 	cfg.DisableCaller = true
 	log, err := cfg.Build()
 	if err != nil {
-		return err
+		fmt.Fprintln(os.Stderr, "arbordemo:", err)
+		return daemon.ExitStartFailed
 	}
 	defer func() { _ = log.Sync() }()
 
 	root, err := tree(log, crashEvery)
 	if err != nil {
-		return err
+		log.Error("building the tree", zap.Error(err))
+		return daemon.ExitStartFailed
 	}
 	log.Info("demo running; press Ctrl-C to stop", zap.Duration("duration", duration))
-	err = root.Serve(ctx)
-	log.Info("demo stopped", zap.Error(err))
-	return err
+	return daemon.Run(ctx, root, daemon.WithLogger(log), daemon.WithShutdownBudget(5*time.Second))
 }
 
 // tree builds: root (one_for_one) → ticker, flaky, db (rest_for_one) → pool, cache.
