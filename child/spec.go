@@ -2,6 +2,7 @@ package child
 
 import (
 	"fmt"
+	"reflect"
 	"time"
 )
 
@@ -86,6 +87,9 @@ func (s Spec) Validate() error {
 	if f, ok := s.Service.(Func); ok && f == nil {
 		return bad("Service", "child.Func(nil)", "must not be a nil function")
 	}
+	if v := reflect.ValueOf(s.Service); isNil(v) {
+		return bad("Service", fmt.Sprintf("(%s)(nil)", v.Type()), "must not be a nil "+v.Kind().String())
+	}
 	return nil
 }
 
@@ -113,4 +117,14 @@ func (s Spec) WithDefaults() Spec {
 // String returns a short description such as `worker "db" (permanent)`.
 func (s Spec) String() string {
 	return fmt.Sprintf("%s %q (%s)", s.Kind, s.ID, s.Restart)
+}
+
+// isNil reports whether v holds a nil pointer, func, map, chan or slice: a
+// typed nil behind a non-nil interface, which would panic when served.
+func isNil(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
 }

@@ -225,3 +225,20 @@ func TestSpecString(t *testing.T) {
 		}
 	}
 }
+
+type ptrService struct{}
+
+func (*ptrService) Serve(context.Context) error { return nil }
+
+// A typed nil behind the Service interface would panic when served.
+func TestSpecValidateTypedNilService(t *testing.T) {
+	var p *ptrService
+	err := child.Spec{ID: "x", Service: p}.Validate()
+	var se *child.SpecError
+	if !errors.As(err, &se) || se.Field != "Service" || !strings.Contains(err.Error(), "nil ptr") {
+		t.Fatalf("Validate(typed nil) = %v, want a SpecError on Service", err)
+	}
+	if err := (child.Spec{ID: "x", Service: &ptrService{}}).Validate(); err != nil {
+		t.Fatalf("Validate(non-nil pointer) = %v", err)
+	}
+}
