@@ -316,9 +316,9 @@ func TestFailedRestarts(t *testing.T) {
 		t.Fatal("no incarnation took the crash")
 	}
 	wait(t, rec, supervisor.ChildStartFailed, "s", 1)
-	// The fake clock never fires a timer by itself, so the start budgets of
-	// incarnations 1 and 2 are still pending; incarnation 3 arms the third.
-	if err := clock.WaitForWaiters(testCtx(t), 3); err != nil {
+	// The supervisor stops the start budget of each incarnation that became
+	// ready or failed, so the one pending timer is incarnation 3's.
+	if err := clock.WaitForWaiters(testCtx(t), 1); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(budget)

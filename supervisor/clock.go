@@ -12,6 +12,18 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
+// TimerClock is a [Clock] whose timers can be stopped. A supervisor whose
+// clock has NewTimer stops each timer it no longer waits on (a start or stop
+// budget that did not run out, a backoff timer replaced by an earlier one), so
+// that a fake clock holds only the timers that matter; supervisortest.Clock
+// is one.
+type TimerClock interface {
+	Clock
+	// NewTimer returns a channel that receives the time once d has passed,
+	// and a function that stops the timer and reports whether it was pending.
+	NewTimer(d time.Duration) (<-chan time.Time, func() bool)
+}
+
 type systemClock struct{}
 
 func (systemClock) Now() time.Time                         { return time.Now() }

@@ -63,6 +63,8 @@ type run struct {
 	autoStop      bool        // set when significant children shut the supervisor down
 	seq           uint64      // orders restarts due at the same time
 	waitTimer     *time.Timer // reused by waitFor with the system clock
+	waitStop      func() bool // stops waitFor's timer with a TimerClock
+	armedStop     func() bool // stops the armed restart timer with a TimerClock
 
 	// simple_one_for_one: instances live in byID only, never in children, so
 	// that starting, exiting and terminating one costs O(1).
@@ -461,6 +463,7 @@ func (r *run) startChild(e *entry) error {
 	var timer <-chan time.Time
 	if d, ok := r.startBudget(e); ok {
 		timer = r.waitFor(d)
+		defer r.endWait()
 	}
 	for {
 		select {
@@ -576,6 +579,7 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 	if bounded {
 		inc.stopBy.Store(now.Add(budget).UnixNano())
 		timer = r.waitFor(budget)
+		defer r.endWait()
 	}
 	inc.cancel()
 	for {
@@ -684,7 +688,7 @@ func (r *run) loop() {
 		case <-r.serveCtx.Done():
 			return
 		case <-r.timerC():
-			r.armedC = nil
+			r.armedC, r.armedStop = nil, nil // fired
 		}
 	}
 }
@@ -695,6 +699,12 @@ func (r *run) loop() {
 // timer never delivers a stale value.
 func (r *run) waitFor(d time.Duration) <-chan time.Time {
 	if _, ok := r.clock.(systemClock); !ok {
+		r.endWait()
+		if tc, ok := r.clock.(TimerClock); ok {
+			c, stop := tc.NewTimer(d)
+			r.waitStop = stop
+			return c
+		}
 		return r.clock.After(d)
 	}
 	if r.waitTimer == nil {
@@ -705,6 +715,24 @@ func (r *run) waitFor(d time.Duration) <-chan time.Time {
 	return r.waitTimer.C
 }
 
+// endWait stops waitFor's timer once the wait is over, with a TimerClock; the
+// system clock's timer is reset by the next wait instead.
+func (r *run) endWait() {
+	if r.waitStop != nil {
+		r.waitStop()
+		r.waitStop = nil
+	}
+}
+
+// disarm stops the restart timer, with a TimerClock.
+func (r *run) disarm() {
+	if r.armedStop != nil {
+		r.armedStop()
+		r.armedStop = nil
+	}
+	r.armedC = nil
+}
+
 // timerC returns a channel that fires when the earliest pending restart is
 // due, or nil if none is pending.
 func (r *run) timerC() <-chan time.Time {
@@ -713,8 +741,13 @@ func (r *run) timerC() <-chan time.Time {
 	}
 	due := r.timers[0].due
 	if r.armedC == nil || !r.armedDue.Equal(due) {
+		r.disarm()
 		r.armedDue = due
-		r.armedC = r.clock.After(due.Sub(r.clock.Now()))
+		if tc, ok := r.clock.(TimerClock); ok {
+			r.armedC, r.armedStop = tc.NewTimer(due.Sub(r.clock.Now()))
+		} else {
+			r.armedC = r.clock.After(due.Sub(r.clock.Now()))
+		}
 	}
 	return r.armedC
 }
@@ -907,6 +940,7 @@ func (r *run) startGroup(group []*entry, gens []uint64) {
 func (r *run) shutdown() error {
 	r.stopping = true
 	r.timers = nil
+	r.disarm()
 	limit := r.stopLimit()
 	if r.opts.simple {
 		return r.stopInstances(limit)

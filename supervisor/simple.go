@@ -195,6 +195,7 @@ func (r *run) stopInstances(limit time.Time) error {
 	var timer <-chan time.Time
 	if bounded && len(waiting) > 0 {
 		timer = r.waitFor(budget)
+		defer r.endWait()
 	}
 	for len(waiting) > 0 {
 		select {

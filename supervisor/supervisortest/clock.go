@@ -23,7 +23,7 @@ type waiter struct {
 	c  chan time.Time
 }
 
-var _ supervisor.Clock = (*Clock)(nil)
+var _ supervisor.TimerClock = (*Clock)(nil)
 
 // NewClock returns a clock set to start.
 func NewClock(start time.Time) *Clock {
@@ -52,6 +52,25 @@ func (c *Clock) After(d time.Duration) <-chan time.Time {
 	return ch
 }
 
+// NewTimer is [Clock.After] with a function that stops the timer: a stopped
+// timer never fires and no longer counts in [Clock.Waiters]. The function
+// reports whether the timer was still pending.
+func (c *Clock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
+	ch := c.After(d)
+	return ch, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i, w := range c.waiters {
+			if w.c == ch {
+				c.waiters = append(c.waiters[:i], c.waiters[i+1:]...)
+				c.notifyLocked()
+				return true
+			}
+		}
+		return false
+	}
+}
+
 // Advance moves the clock forward by d and fires every timer that is due, in
 // order of due time.
 func (c *Clock) Advance(d time.Duration) {
@@ -72,7 +91,8 @@ func (c *Clock) Advance(d time.Duration) {
 	c.notifyLocked()
 }
 
-// Waiters returns how many timers are pending.
+// Waiters returns how many timers are pending: made by After or NewTimer,
+// not yet fired and not stopped.
 func (c *Clock) Waiters() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
