@@ -254,7 +254,7 @@ func TestRunShutdownOverBudget(t *testing.T) {
 	s := newStuck()
 	defer s.free(t)
 	rec := supervisortest.NewRecorder()
-	sup, err := supervisor.New("root", []child.Spec{
+	sup, err := supervisor.New("overrun", []child.Spec{
 		worker("first", j),
 		{ID: "stuck", Service: s, AwaitReady: true, Shutdown: time.Hour},
 	}, supervisor.WithHook(rec.Hook()))
@@ -262,12 +262,12 @@ func TestRunShutdownOverBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := startRun(t, context.Background(), sup, daemon.WithShutdownBudget(50*time.Millisecond))
-	waitReady(t, rec, "root")
+	waitReady(t, rec, "overrun")
 	h.sigs <- syscall.SIGTERM
 	if code := h.wait(); code != daemon.ExitForced {
 		t.Fatalf("exit code %d, want %d; logs %q", code, daemon.ExitForced, h.messages())
 	}
-	e := h.logs.FilterMessage("child abandoned: did not stop within its budget").FilterField(zap.String("path", "root/stuck")).All()
+	e := h.logs.FilterMessage("child abandoned: did not stop within its budget").FilterField(zap.String("path", "overrun/stuck")).All()
 	if len(e) != 1 {
 		t.Fatalf("logs %q, want an abandoned-child report for root/stuck", h.messages())
 	}
@@ -286,14 +286,14 @@ func TestRunShutdownOverBudget(t *testing.T) {
 func TestRunSecondSignalForces(t *testing.T) {
 	s := newStuck()
 	rec := supervisortest.NewRecorder()
-	sup, err := supervisor.New("root", []child.Spec{
+	sup, err := supervisor.New("forced", []child.Spec{
 		{ID: "stuck", Service: s, AwaitReady: true, Shutdown: child.Infinity},
 	}, supervisor.WithHook(rec.Hook()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := startRun(t, context.Background(), sup, daemon.WithShutdownBudget(time.Hour))
-	waitReady(t, rec, "root")
+	waitReady(t, rec, "forced")
 	h.sigs <- syscall.SIGTERM
 	<-s.stopping
 	h.sigs <- os.Interrupt
@@ -304,8 +304,8 @@ func TestRunSecondSignalForces(t *testing.T) {
 		t.Errorf("logs %q, want one forced-shutdown report", h.messages())
 	}
 	e := h.logs.FilterMessage("still running").All()
-	if len(e) != 1 || e[0].ContextMap()["path"] != "root/stuck" {
-		t.Fatalf("still-running report %+v, want root/stuck", e)
+	if len(e) != 1 || e[0].ContextMap()["path"] != "forced/stuck" {
+		t.Fatalf("still-running report %+v, want forced/stuck", e)
 	}
 	if stack, _ := e[0].ContextMap()["stack"].(string); !strings.Contains(stack, "(*stuck).Serve") {
 		t.Errorf("still-running stack %q, want the stuck child's frame", stack)
@@ -471,13 +471,13 @@ func TestExitCode(t *testing.T) {
 func TestRunOverBudgetRootStillRunning(t *testing.T) {
 	s := newStuck()
 	rec := supervisortest.NewRecorder()
-	sup, err := supervisor.New("root", []child.Spec{{ID: "stuck", Service: s, AwaitReady: true}},
+	sup, err := supervisor.New("overbudget", []child.Spec{{ID: "stuck", Service: s, AwaitReady: true}},
 		supervisor.WithClock(supervisortest.NewClock(time.Now())), supervisor.WithHook(rec.Hook()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := startRun(t, context.Background(), sup, daemon.WithShutdownBudget(20*time.Millisecond))
-	waitReady(t, rec, "root")
+	waitReady(t, rec, "overbudget")
 	h.sigs <- syscall.SIGTERM
 	code := h.wait()
 	s.free(t)
@@ -490,7 +490,7 @@ func TestRunOverBudgetRootStillRunning(t *testing.T) {
 	if e := h.logs.FilterMessage("shutdown overran its budget").All(); len(e) != 1 {
 		t.Errorf("logs %q, want an over-budget report", h.messages())
 	}
-	if e := h.logs.FilterMessage("still running").FilterField(zap.String("path", "root/stuck")).All(); len(e) != 1 {
-		t.Errorf("logs %q, want root/stuck reported as still running", h.messages())
+	if e := h.logs.FilterMessage("still running").FilterField(zap.String("path", "overbudget/stuck")).All(); len(e) != 1 {
+		t.Errorf("logs %q, want overbudget/stuck reported as still running", h.messages())
 	}
 }

@@ -194,7 +194,7 @@ func TestStopTimeoutCarriesTheChildsStacks(t *testing.T) {
 		return stuck.Serve(ctx)
 	})
 	other := newProbe("other", nil)
-	s := mustNew(t, "root", []child.Spec{
+	s := mustNew(t, "stacks", []child.Spec{
 		pspec(other),
 		{ID: "stuck", Service: spawner, AwaitReady: true, StartTimeout: child.Infinity, Shutdown: time.Second},
 	}, supervisor.WithClock(clock))
@@ -211,7 +211,7 @@ func TestStopTimeoutCarriesTheChildsStacks(t *testing.T) {
 	if err := recv(t, done, "TerminateChild"); !errors.As(err, &st) {
 		t.Fatalf("TerminateChild = %v, want a StopTimeoutError", err)
 	}
-	for _, want := range []string{"(*stubborn).Serve", "supervisor_test.helperGoroutine", `"arbor_child":"root/stuck"`} {
+	for _, want := range []string{"(*stubborn).Serve", "supervisor_test.helperGoroutine", `"arbor_child":"stacks/stuck"`} {
 		if !strings.Contains(st.Stacks, want) {
 			t.Errorf("stacks lack %s:\n%s", want, st.Stacks)
 		}
