@@ -1,0 +1,147 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"runtime/pprof"
+	"sync/atomic"
+	"time"
+
+	"github.com/arborgo/arbor/child"
+)
+
+// incarnation is one call of a child's Serve. It is both the context Serve
+// gets and the child's [child.Control]: it wraps its own cancellable context
+// and answers the control lookup with itself (see Value), which saves a
+// context.WithValue per incarnation.
+type incarnation struct {
+	context.Context // immutable: cancelled by cancel, parent e.base
+	e               *entry
+	r               *run
+	cancel          context.CancelFunc
+
+	readied atomic.Bool
+
+	// Owned by the run goroutine (next to readied, to keep the struct small).
+	exited    bool // its exit message has arrived
+	handled   bool // the supervisor has dealt with its end
+	abandoned bool
+	started   time.Time
+
+	stopBy atomic.Int64 // UnixNano of the stop deadline; 0 while not stopping or unbounded
+}
+
+var _ child.Control = (*incarnation)(nil)
+
+// msg is what an incarnation tells the loop: it is ready, or it exited with err.
+type msg struct {
+	inc  *incarnation
+	exit bool
+	err  error
+}
+
+// controlMark is the [child.Control] installed once per run below every
+// entry's context (see runBase). An incarnation's Value replaces it with the
+// incarnation itself, so that the control found from an incarnation's context,
+// or from any context derived from it, is always that incarnation's. Nothing
+// else reaches it: the run's base context is only ever the parent of
+// incarnations. Should it be reached anyway, it behaves as "outside a
+// supervisor".
+var controlMark child.Control = &markControl{}
+
+type markControl struct{}
+
+func (*markControl) Ready() {}
+
+func (*markControl) StopDeadline() (time.Time, bool) { return time.Time{}, false }
+
+func (*markControl) Path() string { return "" }
+
+// Value returns the incarnation itself for the control key of package child,
+// and otherwise what its cancellable context holds, so that context's own
+// lookups (its cancellation, a derived context's parent) still find it.
+func (i *incarnation) Value(key any) any {
+	v := i.Context.Value(key)
+	if v == any(controlMark) {
+		return i
+	}
+	return v
+}
+
+// String describes the context as the context package would.
+func (i *incarnation) String() string {
+	return fmt.Sprint(i.Context) + ".WithValue(child.controlKey, " + i.e.path + ")"
+}
+
+func (i *incarnation) Ready() {
+	if !i.e.spec.AwaitReady || !i.readied.CompareAndSwap(false, true) {
+		return
+	}
+	select {
+	case i.r.msgs <- msg{inc: i}:
+	case <-i.r.done:
+	}
+}
+
+func (i *incarnation) StopDeadline() (time.Time, bool) {
+	if n := i.stopBy.Load(); n != 0 {
+		return time.Unix(0, n), true
+	}
+	return time.Time{}, false
+}
+
+func (i *incarnation) Path() string { return i.e.path }
+
+// launch starts a new incarnation of e on a goroutine of its own. A child
+// that is not awaited counts as started at once; its bookkeeping is done
+// before the goroutine starts, so that the new goroutine can run straight
+// away on this core while the loop goes back to waiting.
+func (r *run) launch(e *entry) *incarnation {
+	ctx, cancel := context.WithCancel(e.base)
+	inc := &incarnation{Context: ctx, e: e, r: r, cancel: cancel, started: r.clock.Now()}
+	e.inc = inc
+	if !e.spec.AwaitReady {
+		r.started(e)
+	}
+	// Ends when the child's Serve returns. Its exit message is received by the
+	// loop, or dropped once the run is over (done), so it never blocks for ever.
+	go inc.run()
+	return inc
+}
+
+// run runs the incarnation on its own goroutine.
+func (i *incarnation) run() {
+	pprof.SetGoroutineLabels(i)
+	if i.r.opts.crashOnPanic {
+		runCrashing(i, i.e.spec.Service, i.exit)
+		return
+	}
+	child.Run(i, i.e.spec.Service, i.exit)
+}
+
+// exit reports the incarnation's end to the loop.
+func (i *incarnation) exit(err error) {
+	// Cancel before the loop can see the exit: anything tied to this
+	// incarnation's context (registry names) is gone by the time the
+	// supervisor handles the exit and starts a replacement.
+	i.cancel()
+	select {
+	case i.r.msgs <- msg{inc: i, exit: true, err: err}:
+	case <-i.r.done:
+	}
+}
+
+// runCrashing is child.Run without the recover: a panic crashes the process.
+func runCrashing(ctx context.Context, svc child.Service, exit func(error)) {
+	returned := false
+	var err error
+	defer func() {
+		if returned {
+			exit(err)
+			return
+		}
+		exit(child.ErrGoexit) // runtime.Goexit, or a panic on its way to crash the process
+	}()
+	err = svc.Serve(ctx)
+	returned = true
+}
