@@ -142,20 +142,30 @@ func (r *run) apiTerminate(id string, handle bool) error {
 	return err
 }
 
-func (r *run) apiRestart(id string) error {
+// notRunning returns the child with that ID if RestartChild and DeleteChild
+// may act on it: it exists and is neither running nor restarting.
+func (r *run) notRunning(id string) (*entry, error) {
 	if r.opts.simple {
-		return ErrSimpleOneForOne
+		return nil, ErrSimpleOneForOne
 	}
 	e := r.byID[id]
 	switch {
 	case e == nil:
-		return fmt.Errorf("%w: %q", ErrNotFound, id)
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
 	case e.inc != nil:
-		return fmt.Errorf("%w: %q", ErrRunning, id)
+		return nil, fmt.Errorf("%w: %q", ErrRunning, id)
 	case e.state == Restarting:
-		return fmt.Errorf("%w: %q", ErrRestarting, id)
+		return nil, fmt.Errorf("%w: %q", ErrRestarting, id)
 	}
-	err := r.startChild(e)
+	return e, nil
+}
+
+func (r *run) apiRestart(id string) error {
+	e, err := r.notRunning(id)
+	if err != nil {
+		return err
+	}
+	err = r.startChild(e)
 	if err == nil || errors.Is(err, errIgnored) {
 		return nil
 	}
@@ -164,17 +174,9 @@ func (r *run) apiRestart(id string) error {
 }
 
 func (r *run) apiDelete(id string) error {
-	if r.opts.simple {
-		return ErrSimpleOneForOne
-	}
-	e := r.byID[id]
-	switch {
-	case e == nil:
-		return fmt.Errorf("%w: %q", ErrNotFound, id)
-	case e.inc != nil:
-		return fmt.Errorf("%w: %q", ErrRunning, id)
-	case e.state == Restarting:
-		return fmt.Errorf("%w: %q", ErrRestarting, id)
+	e, err := r.notRunning(id)
+	if err != nil {
+		return err
 	}
 	r.remove(e)
 	return nil
