@@ -3,7 +3,6 @@ package supervisor
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/arborgo/arbor/child"
 )
@@ -38,7 +37,7 @@ func (r *run) handleReq(q request) {
 	case opDelete:
 		resp.err = r.apiDelete(q.id)
 	case opApply:
-		resp.val = r.apply(q.apply)
+		resp.val, resp.err = r.apply(q.apply)
 	case opChildren:
 		resp.val = r.childInfos()
 	case opStartInstance:
@@ -133,8 +132,8 @@ func (r *run) apiTerminate(id string, handle bool) error {
 	if e == nil {
 		return fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
-	e.gen++ // drops a pending restart
-	err := r.stopChild(e, time.Time{})
+	e.gen, e.parked = e.gen+1, nil // drops a pending restart
+	err := r.stopChild(e)
 	e.state = Stopped
 	if e.spec.Restart == child.Temporary {
 		r.remove(e)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"time"
 
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/escalation"
@@ -65,7 +64,10 @@ func (s *Supervisor) Config() Config {
 // effect at once; a new intensity starts an empty window. Apply returns once
 // all of that is done. It also becomes the configuration the next Serve starts
 // from. Children added with StartChild are part of the running list, so a cfg
-// that omits them removes them.
+// that omits them removes them. A stop of the supervisor asked for meanwhile
+// ends Apply with [ErrStopping]: if it came while children were being
+// stopped, the new configuration is not taken; if while they were being
+// started, it is, and the Changes say what was done.
 func (s *Supervisor) Apply(ctx context.Context, cfg Config) (Changes, error) {
 	s.mu.Lock()
 	o := s.opts
@@ -99,11 +101,8 @@ func (s *Supervisor) Apply(ctx context.Context, cfg Config) (Changes, error) {
 		s.mu.Unlock()
 		return ch, nil
 	}
-	if err != nil {
-		return Changes{}, err
-	}
 	changes, _ := resp.val.(Changes)
-	return changes, nil
+	return changes, err
 }
 
 type applyReq struct {
@@ -161,8 +160,11 @@ func sameService(a, b child.Service) bool {
 	return a == b
 }
 
-// apply carries out Apply on the run goroutine.
-func (r *run) apply(q *applyReq) Changes {
+// apply carries out Apply on the run goroutine. A stop asked for meanwhile
+// ends it with ErrStopping: while it stops children, before the new
+// configuration is taken (what it stopped stays stopped); while it starts
+// them, after (the Changes say what was done).
+func (r *run) apply(q *applyReq) (Changes, error) {
 	if r.opts.simple {
 		// Only the template changes; running instances keep the spec they
 		// started with, and new instances get the new one.
@@ -170,7 +172,7 @@ func (r *run) apply(q *applyReq) Changes {
 		ch.Flags = flagsDiffer(r.opts, q.opts)
 		r.template = q.specs[0]
 		r.setFlags(q)
-		return ch
+		return ch, nil
 	}
 	ch := diffSpecs(r.currentSpecs(), q.specs)
 	ch.Flags = flagsDiffer(r.opts, q.opts)
@@ -187,8 +189,11 @@ func (r *run) apply(q *applyReq) Changes {
 	for i := len(r.children) - 1; i >= 0; i-- {
 		e := r.children[i]
 		if removed[e.spec.ID] || changed[e.spec.ID] {
-			e.gen++                         // drops a pending restart
-			_ = r.stopChild(e, time.Time{}) // an abandoned child is reported by its event
+			e.gen, e.parked = e.gen+1, nil // drops a pending restart
+			_ = r.stopChild(e)             // an abandoned child is reported by its event
+			if r.stopRequested() {
+				return Changes{}, ErrStopping
+			}
 		}
 	}
 
@@ -219,13 +224,13 @@ func (r *run) apply(q *applyReq) Changes {
 		switch {
 		case err == nil, errors.Is(err, errIgnored):
 		case errors.Is(err, ErrStopping):
-			return ch
+			return ch, ErrStopping
 		default:
 			e.state = Stopped
 			ch.Failed = append(ch.Failed, &StartError{Supervisor: r.path, Child: e.spec.ID, Err: err})
 		}
 	}
-	return ch
+	return ch, nil
 }
 
 // setFlags takes the new flags and makes the new configuration the one the

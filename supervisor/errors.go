@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -102,20 +103,32 @@ var _ child.Abnormal = (*GiveUpError)(nil)
 // StopTimeoutError reports a child that was still running at the end of its
 // shutdown budget and was abandoned: Go cannot kill a goroutine, so it may
 // still be running. It matches [ErrStopTimeout].
+//
+// When the child's wait was cut short by the shutdown's deadline (a deadline
+// on [Supervisor.Stop]'s context, or the budget a parent gave the supervisor)
+// rather than by the child's own Shutdown budget, Deadline is set and the
+// error also matches [context.DeadlineExceeded].
 type StopTimeoutError struct {
 	Supervisor string        // path of the supervisor
 	Child      string        // ID of the child
 	Budget     time.Duration // the budget it overran
+	Deadline   bool          // the shutdown's deadline, not the child's own budget, ended the wait
 	Stacks     string        // its goroutines' stacks, when they could be found
 }
 
 // Error names the child and its budget.
 func (e *StopTimeoutError) Error() string {
+	if e.Deadline {
+		return fmt.Sprintf("supervisor %s: child %q did not stop within %v, when the shutdown's deadline passed, and was abandoned", e.Supervisor, e.Child, e.Budget)
+	}
 	return fmt.Sprintf("supervisor %s: child %q did not stop within %v and was abandoned", e.Supervisor, e.Child, e.Budget)
 }
 
-// Is makes a StopTimeoutError match [ErrStopTimeout].
-func (e *StopTimeoutError) Is(target error) bool { return target == ErrStopTimeout }
+// Is makes a StopTimeoutError match [ErrStopTimeout], and, if the shutdown's
+// deadline cut it, [context.DeadlineExceeded].
+func (e *StopTimeoutError) Is(target error) bool {
+	return target == ErrStopTimeout || (e.Deadline && target == context.DeadlineExceeded)
+}
 
 // errIgnored is startChild's result for a child that declined to start.
 var errIgnored = errors.New("ignored")

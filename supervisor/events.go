@@ -123,7 +123,9 @@ func (e Event) Context() string {
 	case ChildStartFailed:
 		return "start_error"
 	case ChildExited:
-		if e.Restarted || (e.Restart == child.Temporary && !child.IsNormal(e.Err)) {
+		// Reported when it is restarted, and for any abnormal exit: a
+		// temporary child's, or one that a pending stop kept from a restart.
+		if e.Restarted || !child.IsNormal(e.Err) {
 			return "child_terminated"
 		}
 	case ChildAbandoned:

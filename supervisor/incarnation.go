@@ -26,6 +26,7 @@ type incarnation struct {
 	exited    bool // its exit message has arrived
 	handled   bool // the supervisor has dealt with its end
 	abandoned bool
+	waited    bool // cancelled by the supervisor, which waits for its exit
 	started   time.Time
 
 	stopBy atomic.Int64 // UnixNano of the stop deadline; 0 while not stopping or unbounded

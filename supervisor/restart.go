@@ -48,11 +48,13 @@ func (r *run) handleExit(e *entry, inc *incarnation, err error) {
 	e.inc, e.state = nil, Stopped
 	r.setExit(e, err, false)
 	normal := child.IsNormal(err)
-	restart := e.spec.Restart.ShouldRestart(normal)
+	wanted := e.spec.Restart.ShouldRestart(normal)
+	// Decided after the stop check: nothing restarts once a stop is asked
+	// for, and the event must not say otherwise.
 	ev := r.childEvent(ChildExited, e, err)
-	ev.Restarted = restart
+	ev.Restarted = wanted && !r.stopRequested()
 	r.emit(ev)
-	if !restart {
+	if !wanted {
 		if e.spec.Significant && r.significantEnded() {
 			r.autoStop = true
 			r.emit(r.childEvent(AutoShutdownTriggered, e, err))
@@ -61,6 +63,9 @@ func (r *run) handleExit(e *entry, inc *incarnation, err error) {
 			r.remove(e)
 		}
 		return
+	}
+	if !ev.Restarted {
+		return // the shutdown that follows stops the rest
 	}
 	if e.backoff != nil && r.clock.Now().Sub(inc.started) >= r.opts.intensity.Period {
 		e.backoff.Reset()
@@ -90,6 +95,10 @@ func (r *run) significantEnded() bool {
 // or for a retry after a failed attempt (retry), from the queue of pending
 // restarts. An exit's restart counts at the time of the exit, just recorded
 // by setExit; a retry's, now.
+//
+// A pending restart belongs to e alone: e is Restarting, and the siblings the
+// strategy stopped are Stopped, as in OTP, until it comes due and the
+// strategy is applied again from e. Terminating e drops it whole.
 func (r *run) restart(e *entry, reason error, retry bool) {
 	if r.stopRequested() {
 		e.state = Stopped // nothing restarts once a stop is asked for
@@ -105,22 +114,10 @@ func (r *run) restart(e *entry, reason error, retry bool) {
 	}
 	one := [1]*entry{e} // one_for_one's group, kept off the heap
 	group := one[:]
-	if s := r.opts.strategy; s == strategy.OneForAll || s == strategy.RestForOne {
-		snapshot := slices.Clone(r.children)
-		types := make([]child.Restart, len(snapshot))
-		for i, c := range snapshot {
-			types[i] = c.spec.Restart
-		}
-		p := r.opts.strategy.Plan(types, slices.Index(snapshot, e), false)
-		for _, j := range p.Stop {
-			_ = r.stopChild(snapshot[j], time.Time{}) // an abandoned sibling is reported by its event
-		}
-		for _, j := range p.Forget {
-			r.remove(snapshot[j])
-		}
-		group = group[:0]
-		for _, j := range p.Start {
-			group = append(group, snapshot[j])
+	e.state = Restarting
+	if r.groupStrategy() {
+		if group = r.stopGroup(e); group == nil {
+			return // a stop came while the siblings were stopped
 		}
 	}
 	var delay time.Duration
@@ -134,26 +131,74 @@ func (r *run) restart(e *entry, reason error, retry bool) {
 		// An exit's restart happens at once, as in OTP; only retries after a
 		// failed start go through the queue, so calls and a stop get a turn
 		// between them.
-		for _, g := range group {
-			g.state = Restarting
-			g.gen++
-		}
-		r.startGroup(group, nil)
+		r.startGroup(group)
 		return
 	}
-	r.seq++
-	p := &pending{due: r.clock.Now().Add(delay), group: slices.Clone(group), gens: make([]uint64, len(group)), seq: r.seq}
-	for i, g := range group {
-		g.state = Restarting
-		g.gen++
-		p.gens[i] = g.gen
+	for _, g := range group {
+		if g != e && g.inc == nil {
+			g.state = Stopped
+		}
 	}
-	heap.Push(&r.timers, p)
+	e.gen++
+	p := &pending{due: r.clock.Now().Add(delay), e: e, gen: e.gen}
+	if retry && e.abandoned > 0 {
+		// Its last start failed while an abandoned incarnation still runs:
+		// the retry waits for that one to return (see entry.parked).
+		e.parked = p
+		return
+	}
+	r.schedule(p)
 	if delay > 0 {
 		ev := r.childEvent(RestartScheduled, e, reason)
 		ev.Delay = delay
 		r.emit(ev)
 	}
+}
+
+// groupStrategy reports whether an exit restarts a group (one_for_all,
+// rest_for_one) rather than the child alone.
+func (r *run) groupStrategy() bool {
+	s := r.opts.strategy
+	return s == strategy.OneForAll || s == strategy.RestForOne
+}
+
+// stopGroup applies a group strategy to a restart of e: it stops the
+// siblings the strategy names in reverse start order, forgets temporary ones,
+// and returns the group to start, in start order. Siblings already stopped
+// show Restarting. It returns nil if a stop was asked for meanwhile.
+func (r *run) stopGroup(e *entry) []*entry {
+	snapshot := slices.Clone(r.children)
+	types := make([]child.Restart, len(snapshot))
+	for i, c := range snapshot {
+		types[i] = c.spec.Restart
+	}
+	p := r.opts.strategy.Plan(types, slices.Index(snapshot, e), false)
+	for _, j := range p.Stop {
+		c := snapshot[j]
+		_ = r.stopChild(c) // an abandoned sibling is reported by its event
+		if r.stopRequested() {
+			e.state = Stopped
+			return nil
+		}
+		if c.spec.Restart != child.Temporary {
+			c.state = Restarting
+		}
+	}
+	for _, j := range p.Forget {
+		r.remove(snapshot[j])
+	}
+	group := make([]*entry, 0, len(p.Start))
+	for _, j := range p.Start {
+		group = append(group, snapshot[j])
+	}
+	return group
+}
+
+// schedule queues a pending restart.
+func (r *run) schedule(p *pending) {
+	r.seq++
+	p.seq = r.seq
+	heap.Push(&r.timers, p)
 }
 
 func (r *run) giveUp(e *entry, reason, why error) {
@@ -163,21 +208,34 @@ func (r *run) giveUp(e *entry, reason, why error) {
 	r.failure = &GiveUpError{Supervisor: r.path, Child: e.spec.ID, Err: reason, Intensity: r.opts.intensity, Reason: why}
 }
 
-// runDue starts the earliest due restart group in order. A start that fails
-// is a new restart event, retried as the strategy says.
+// runDue carries out the earliest due restart: unless its child was
+// terminated, deleted or rescheduled meanwhile, the strategy is applied again
+// from that child (stopping any sibling that runs again meanwhile) and the
+// group started in order. A start that fails is a new restart event, retried
+// as the strategy says.
 func (r *run) runDue() {
 	p := heap.Pop(&r.timers).(*pending)
-	r.startGroup(p.group, p.gens)
+	e := p.e
+	if e.removed || e.gen != p.gen || e.state != Restarting {
+		return
+	}
+	one := [1]*entry{e}
+	group := one[:]
+	if r.groupStrategy() {
+		if group = r.stopGroup(e); group == nil {
+			return
+		}
+	}
+	r.startGroup(group)
 }
 
-// startGroup starts the children of group in order; gens, if not nil, holds
-// each one's gen when it was scheduled, and a child whose gen moved on was
-// terminated, deleted or rescheduled meanwhile.
-func (r *run) startGroup(group []*entry, gens []uint64) {
+// startGroup starts, in order, the children of group that are not running.
+func (r *run) startGroup(group []*entry) {
 	for i, e := range group {
-		if e.removed || e.state != Restarting || (gens != nil && e.gen != gens[i]) {
+		if e.removed || e.inc != nil {
 			continue
 		}
+		e.state = Restarting
 		err := r.startChild(e)
 		switch {
 		case err == nil:
@@ -195,7 +253,7 @@ func (r *run) startGroup(group []*entry, gens []uint64) {
 				r.remove(e) // a restarted instance that declines is removed
 			}
 		case errors.Is(err, ErrStopping):
-			return
+			return // the shutdown that follows sets the states
 		default:
 			e.state = Restarting
 			r.emit(r.childEvent(ChildStartFailed, e, err))
@@ -205,12 +263,13 @@ func (r *run) startGroup(group []*entry, gens []uint64) {
 	}
 }
 
-// pending is a group of children to start once due.
+// pending is a restart of one child, and of the group its strategy names,
+// once due.
 type pending struct {
-	due   time.Time
-	group []*entry // start order
-	gens  []uint64 // each entry's gen when scheduled
-	seq   uint64   // scheduling order, for ties
+	due time.Time
+	e   *entry
+	gen uint64 // e's gen when scheduled
+	seq uint64 // scheduling order, for ties
 }
 
 // timerHeap orders pending restarts by due time.

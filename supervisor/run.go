@@ -33,6 +33,7 @@ type run struct {
 	err   error         // Serve's result; written before done is closed
 
 	stopC    chan struct{} // closed by requestStop
+	stopNote chan struct{} // buffered (1): signalled whenever stopBy moves earlier
 	stopOnce sync.Once
 	stopMu   sync.Mutex
 	stopBy   time.Time // guarded by stopMu: the earliest deadline a Stop caller gave
@@ -86,6 +87,11 @@ type entry struct {
 	lastExit      error
 	lastAt        time.Time // when lastExit happened
 	lastRequested bool      // lastExit followed a stop the supervisor asked for
+	// parked is a retry held back until the abandoned incarnations of the
+	// child have returned: its last start failed while one of them still ran
+	// (it may hold what the new one needs, such as a listening port), and
+	// retrying at once would only spend the restart intensity.
+	parked *pending
 }
 
 func newRun(s *Supervisor, ctx context.Context) *run {
@@ -106,6 +112,7 @@ func newRun(s *Supervisor, ctx context.Context) *run {
 		ready:    make(chan struct{}),
 		done:     make(chan struct{}),
 		stopC:    make(chan struct{}),
+		stopNote: make(chan struct{}, 1),
 		byID:     make(map[string]*entry, len(s.specs)),
 		window:   escalation.NewWindow(s.opts.intensity),
 	}
@@ -190,11 +197,19 @@ func (r *run) requestStop(deadline time.Time) {
 		deadline = r.clock.Now().Add(time.Until(deadline))
 	}
 	r.stopMu.Lock()
-	if !deadline.IsZero() && (r.stopBy.IsZero() || deadline.Before(r.stopBy)) {
+	moved := !deadline.IsZero() && (r.stopBy.IsZero() || deadline.Before(r.stopBy))
+	if moved {
 		r.stopBy = deadline
 	}
 	r.stopMu.Unlock()
 	r.stopOnce.Do(func() { close(r.stopC) })
+	if moved {
+		// A wait already under way shortens itself to the new deadline.
+		select {
+		case r.stopNote <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (r *run) stopRequested() bool {
@@ -276,12 +291,18 @@ func (r *run) serve() (err error) {
 func (r *run) loop() {
 	for r.failure == nil && !r.autoStop {
 		if len(r.deferred) > 0 {
+			// Exits that arrived while the loop was busy are handled even
+			// after a stop was asked for, so that each is reported as what
+			// it was; restart refuses to restart anything then.
 			m := r.deferred[0]
 			r.deferred = r.deferred[1:]
 			r.handleMsg(m)
 			continue
 		}
 		r.deferred = nil
+		if r.stopRequested() {
+			return // deferred calls get ErrStopping from serve
+		}
 		if len(r.deferredReqs) > 0 {
 			q := r.deferredReqs[0]
 			r.deferredReqs = r.deferredReqs[1:]
@@ -331,6 +352,11 @@ func (r *run) handleMsg(m msg) {
 		inc.abandoned = false
 		e.abandoned--
 		r.emit(r.childEvent(AbandonedReturned, e, m.err))
+		if p := e.parked; p != nil && e.abandoned == 0 {
+			e.parked = nil
+			p.due = r.clock.Now()
+			r.schedule(p)
+		}
 	case inc.handled || e.inc != inc:
 		// Already dealt with: stopped while its exit was in flight.
 	default:

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/strategy"
@@ -137,7 +136,7 @@ func (r *run) terminateInstance(id string) error {
 		return nil // it has already ended: terminating it again is a no-op
 	}
 	e.gen++
-	err := r.stopChild(e, time.Time{})
+	err := r.stopChild(e)
 	r.remove(e)
 	return err
 }
@@ -170,61 +169,8 @@ func (r *run) countInstances() Counts {
 }
 
 // stopInstances stops every instance at once, under one shared budget: the
-// template's Shutdown, bounded by limit. Instances still running when it
-// runs out are abandoned and reported.
-func (r *run) stopInstances(limit time.Time) error {
-	now := r.clock.Now()
-	budget, bounded := stopBudget(r.template.Shutdown, limit, now)
-	waiting := make(map[*incarnation]*entry)
-	for _, e := range r.byID {
-		inc := e.inc
-		if inc == nil {
-			continue
-		}
-		e.inc, e.state, inc.handled = nil, Stopped, true
-		if inc.exited {
-			continue
-		}
-		if bounded {
-			inc.stopBy.Store(now.Add(budget).UnixNano())
-		}
-		inc.cancel()
-		e.state = Stopping
-		waiting[inc] = e
-	}
-	var timer <-chan time.Time
-	if bounded && len(waiting) > 0 {
-		timer = r.waitFor(budget)
-		defer r.endWait()
-	}
-	for len(waiting) > 0 {
-		select {
-		case m := <-r.msgs:
-			if e, ok := waiting[m.inc]; ok && m.exit {
-				delete(waiting, m.inc)
-				e.state = Stopped
-				m.inc.exited = true
-				r.setExit(e, m.err, true)
-				r.emitSince(r.childEvent(ChildStopped, e, panicOrGoexit(m.err)), now)
-			}
-		case q := <-r.reqs:
-			r.handleReqWhileBusy(q, r.path)
-		case <-timer:
-			var errs []error
-			for inc, e := range waiting {
-				e.state = Stopped
-				inc.abandoned = true
-				e.abandoned++
-				if r.template.Shutdown == child.BrutalKill {
-					r.emit(r.childEvent(ChildAbandoned, e, nil)) // expected: BrutalKill never waits
-					continue
-				}
-				err := &StopTimeoutError{Supervisor: r.path, Child: e.spec.ID, Budget: budget, Stacks: GoroutineStacks(e.path)}
-				r.emitSince(r.childEvent(ChildAbandoned, e, err), now)
-				errs = append(errs, err)
-			}
-			return errors.Join(errs...)
-		}
-	}
-	return nil
+// template's Shutdown, bounded by the stop limit. Instances still running when
+// it runs out are abandoned and reported.
+func (r *run) stopInstances() error {
+	return errors.Join(r.stopAll(r.instanceList(), r.template.Shutdown)...)
 }

@@ -52,6 +52,9 @@ func (r *run) startBudget(e *entry) (time.Duration, bool) {
 // ErrStopping if a stop arrived meanwhile, or the reason the start failed.
 // Meanwhile other exits are deferred and read-only calls answered.
 func (r *run) startChild(e *entry) error {
+	if r.stopRequested() {
+		return ErrStopping // nothing is launched once a stop is asked for
+	}
 	inc := r.launch(e)
 	if !e.spec.AwaitReady {
 		return nil
@@ -90,7 +93,7 @@ func (r *run) startChild(e *entry) error {
 		case q := <-r.reqs:
 			r.handleReqWhileBusy(q, e.path)
 		case <-timer:
-			if err := r.stopChild(e, time.Time{}); err != nil {
+			if err := r.stopChild(e); err != nil {
 				return errors.Join(ErrStartTimeout, err)
 			}
 			return ErrStartTimeout
@@ -103,12 +106,25 @@ func (r *run) startChild(e *entry) error {
 }
 
 // stopWhileStarting stops a child whose start a stop request interrupted,
-// within the shutdown's limit; an abandonment is kept for Serve's result.
+// within the shutdown's limit (an abandonment goes into Serve's result; see
+// stopChild). Messages already queued are taken first, so that an exit that
+// came before the stop request is handled as the exit it was.
 func (r *run) stopWhileStarting(e *entry) error {
-	if err := r.stopChild(e, r.stopLimit()); err != nil {
-		r.stopErrs = append(r.stopErrs, err)
-	}
+	r.drainMsgs()
+	_ = r.stopChild(e)
 	return ErrStopping
+}
+
+// drainMsgs notes every message already queued, without waiting.
+func (r *run) drainMsgs() {
+	for {
+		select {
+		case m := <-r.msgs:
+			r.note(m)
+		default:
+			return
+		}
+	}
 }
 
 func (r *run) started(e *entry) {
@@ -130,15 +146,15 @@ func (r *run) note(m msg) {
 // handleReqWhileBusy handles a call that arrives while the loop waits on one
 // child (busy is its path; all children's during a simple_one_for_one
 // shutdown). Read-only calls are answered; others wait for the end of that
-// start or stop, except those that cannot: a call during shutdown gets
-// ErrStopping at once, and one from the awaited child itself (or from below
-// it, known by the context it passed) gets ErrBusyWithCaller, since waiting
-// for it would deadlock.
+// start or stop, except those that cannot: a call once a stop is asked for
+// gets ErrStopping at once, and one from the awaited child itself (or from
+// below it, known by the context it passed) gets ErrBusyWithCaller, since
+// waiting for it would deadlock.
 func (r *run) handleReqWhileBusy(q request, busy string) {
 	switch {
 	case q.op.readOnly():
 		r.handleReq(q)
-	case r.stopping:
+	case r.stopping || r.stopRequested():
 		q.reply <- response{err: ErrStopping}
 	case q.from != "" && (q.from == busy || strings.HasPrefix(q.from, busy+"/")):
 		q.reply <- response{err: fmt.Errorf("%w: %s", ErrBusyWithCaller, busy)}
@@ -148,10 +164,15 @@ func (r *run) handleReqWhileBusy(q request, busy string) {
 }
 
 // stopChild stops e's running incarnation: it cancels its context and waits
-// up to its shutdown budget, bounded by limit (zero: unbounded). A child
-// still running then is abandoned and reported, and a *StopTimeoutError
-// returned. Meanwhile other exits are deferred and read-only calls answered.
-func (r *run) stopChild(e *entry, limit time.Time) error {
+// up to its shutdown budget. Once a stop of the supervisor is asked for, the
+// wait is also bounded by the shutdown's limit, whatever began it (a
+// TerminateChild, a group restart, Apply, a start timeout), and shortened
+// whenever a Stop caller brings that limit forward. A child still running
+// at the end of the wait is abandoned and reported, and a *StopTimeoutError
+// returned; while a stop of the supervisor is pending, it also goes into
+// Serve's result, so that the caller of Stop learns of it. Meanwhile other
+// exits are deferred and read-only calls answered.
+func (r *run) stopChild(e *entry) error {
 	inc := e.inc
 	if inc == nil {
 		return nil
@@ -171,15 +192,10 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 		return nil
 	}
 	now := r.clock.Now()
-	budget, bounded := stopBudget(e.spec.Shutdown, limit, now)
-	e.state = Stopping
-	defer func() { e.state = Stopped }()
-	var timer <-chan time.Time
-	if bounded {
-		inc.stopBy.Store(now.Add(budget).UnixNano())
-		timer = r.waitFor(budget)
-		defer r.endWait()
-	}
+	w := r.newStopWait(e.spec.Shutdown, now)
+	e.state, inc.waited = Stopping, true
+	w.arm(inc)
+	defer r.endWait()
 	inc.cancel()
 	for {
 		select {
@@ -188,50 +204,149 @@ func (r *run) stopChild(e *entry, limit time.Time) error {
 				r.note(m)
 				continue
 			}
-			inc.exited = true
-			// The supervisor cancelled it, so whatever it returned is a
-			// clean stop, except a panic or Goexit while stopping.
-			r.setExit(e, m.err, true)
-			// A nested supervisor that had to abandon some of its own
-			// children says so in its result; that is passed on, so an
-			// abandonment deep in the tree reaches the root's Stop.
-			var nested error
-			if errors.Is(m.err, ErrStopTimeout) {
-				nested = m.err
-			}
-			r.emitSince(r.childEvent(ChildStopped, e, cmp.Or(panicOrGoexit(m.err), nested)), now)
-			return nested
+			return r.stopped(inc, m.err, now)
 		case q := <-r.reqs:
 			r.handleReqWhileBusy(q, e.path)
-		case <-timer:
-			inc.abandoned = true
-			e.abandoned++
-			if e.spec.Shutdown == child.BrutalKill {
-				// Expected: BrutalKill never waits. Reported without an error.
-				r.emit(r.childEvent(ChildAbandoned, e, nil))
-				return nil
-			}
-			err := &StopTimeoutError{Supervisor: r.path, Child: e.spec.ID, Budget: budget, Stacks: GoroutineStacks(e.path)}
-			r.emitSince(r.childEvent(ChildAbandoned, e, err), now)
-			return err
+		case <-w.stopC:
+			w.stopC = nil
+			w.tighten(inc)
+		case <-w.ctxDone:
+			w.ctxDone = nil
+			w.tighten(inc)
+		case <-r.stopNote:
+			w.tighten(inc)
+		case <-w.timer:
+			return errors.Join(r.abandon([]*incarnation{inc}, w, now)...)
 		}
 	}
 }
 
-// stopBudget returns how long a child with that Shutdown setting may take to
-// return once cancelled, bounded by limit (zero: no limit), and false if it
-// may take for ever. BrutalKill gives 0.
-func stopBudget(shutdown time.Duration, limit, now time.Time) (time.Duration, bool) {
-	budget, bounded := shutdown, shutdown != child.Infinity
-	if budget == child.BrutalKill {
-		budget = 0
+// stopped records the return of an incarnation the supervisor cancelled and
+// waited for (since when): whatever it returned is a clean stop, except a
+// panic or Goexit while stopping. A nested supervisor that had to abandon
+// some of its own children says so in its result; that is returned, and
+// passed on, so an abandonment deep in the tree reaches the root's Stop.
+func (r *run) stopped(inc *incarnation, err error, since time.Time) (nested error) {
+	e := inc.e
+	inc.exited, inc.waited = true, false
+	e.state = Stopped
+	r.setExit(e, err, true)
+	if errors.Is(err, ErrStopTimeout) {
+		nested = err
+		r.keepForStop(nested)
 	}
-	if !limit.IsZero() {
-		if left := max(limit.Sub(now), 0); !bounded || left < budget {
-			budget, bounded = left, true
+	r.emitSince(r.childEvent(ChildStopped, e, cmp.Or(panicOrGoexit(err), nested)), since)
+	return nested
+}
+
+// stopWait is the deadline of one wait for children to return: their
+// shutdown budget, cut by the shutdown's limit, which a stop request can
+// bring forward while the wait goes on.
+type stopWait struct {
+	r        *run
+	shutdown time.Duration // the children's Shutdown setting
+	start    time.Time
+	end      time.Time // zero: unbounded
+	cut      bool      // end is the shutdown's limit, not the budget
+	timer    <-chan time.Time
+	stopC    <-chan struct{} // nil once seen
+	ctxDone  <-chan struct{} // nil once seen
+}
+
+func (r *run) newStopWait(shutdown time.Duration, now time.Time) *stopWait {
+	w := &stopWait{r: r, shutdown: shutdown, start: now, stopC: r.stopC, ctxDone: r.serveCtx.Done()}
+	if shutdown != child.Infinity {
+		w.end = now
+		if shutdown != child.BrutalKill {
+			w.end = now.Add(shutdown)
 		}
 	}
-	return budget, bounded
+	if limit := r.stopLimit(); !limit.IsZero() && (w.end.IsZero() || limit.Before(w.end)) {
+		w.end, w.cut = limit, true
+	}
+	return w
+}
+
+// arm publishes the deadline to the incarnations (child.StopDeadline) and
+// starts the timer.
+func (w *stopWait) arm(incs ...*incarnation) {
+	if w.end.IsZero() {
+		return
+	}
+	for _, inc := range incs {
+		inc.stopBy.Store(w.end.UnixNano())
+	}
+	w.timer = w.r.waitFor(max(w.end.Sub(w.r.clock.Now()), 0))
+}
+
+// tighten brings the deadline forward to the shutdown's limit if that is
+// earlier, once a stop is asked for or its deadline moves.
+func (w *stopWait) tighten(incs ...*incarnation) {
+	limit := w.r.stopLimit()
+	if limit.IsZero() || (!w.end.IsZero() && !limit.Before(w.end)) {
+		return
+	}
+	w.end, w.cut = limit, true
+	w.arm(incs...)
+}
+
+// budget is how long the children were given: what an abandoned one overran.
+func (w *stopWait) budget() time.Duration { return max(w.end.Sub(w.start), 0) }
+
+// abandon gives up on the incarnations still running at the end of a stop
+// wait. It first takes the exits already queued, then one goroutine profile
+// for all the others, so a step that abandons many children costs one
+// profile, not one per child. It returns the *StopTimeoutErrors (none for
+// BrutalKill, which never waits).
+func (r *run) abandon(incs []*incarnation, w *stopWait, since time.Time) []error {
+	var errs []error
+	for {
+		select {
+		case m := <-r.msgs:
+			if m.exit && m.inc.waited {
+				if nested := r.stopped(m.inc, m.err, since); nested != nil {
+					errs = append(errs, nested)
+				}
+			} else {
+				r.note(m)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	var stacks func(path string) string
+	for _, inc := range incs {
+		if !inc.waited {
+			continue // returned in time after all
+		}
+		e := inc.e
+		e.state = Stopped
+		inc.waited, inc.abandoned = false, true
+		e.abandoned++
+		if w.shutdown == child.BrutalKill && !w.cut {
+			// Expected: BrutalKill never waits. Reported without an error.
+			r.emit(r.childEvent(ChildAbandoned, e, nil))
+			continue
+		}
+		if stacks == nil {
+			stacks = takeStacks()
+		}
+		err := &StopTimeoutError{Supervisor: r.path, Child: e.spec.ID, Budget: w.budget(), Deadline: w.cut, Stacks: stacks(e.path)}
+		r.emitSince(r.childEvent(ChildAbandoned, e, err), since)
+		r.keepForStop(err)
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// keepForStop keeps an abandonment for Serve's result when a stop is pending
+// and the shutdown is not the one collecting it: the stop of a child that
+// was under way when Stop was called, and that Stop's deadline cut.
+func (r *run) keepForStop(err error) {
+	if !r.stopping && r.stopRequested() {
+		r.stopErrs = append(r.stopErrs, err)
+	}
 }
 
 // panicOrGoexit returns err if it reports a panic or runtime.Goexit, the only
@@ -276,14 +391,14 @@ func (r *run) endWait() {
 }
 
 // shutdown stops every running child in reverse start order, each within its
-// budget, all within the stop limit. Nothing restarts from here on.
+// budget, all within the stop limit. Once the limit has passed, the children
+// still running are cut together, in one step. Nothing restarts from here on.
 func (r *run) shutdown() error {
 	r.stopping = true
 	r.timers = nil
 	r.disarm()
-	limit := r.stopLimit()
 	if r.opts.simple {
-		return r.stopInstances(limit)
+		return r.stopInstances()
 	}
 	var errs []error
 	for i := len(r.children) - 1; i >= 0; i-- {
@@ -291,10 +406,80 @@ func (r *run) shutdown() error {
 		if e.state == Restarting {
 			e.state = Stopped
 		}
-		if err := r.stopChild(e, limit); err != nil {
+		if limit := r.stopLimit(); !limit.IsZero() && !r.clock.Now().Before(limit) {
+			errs = append(errs, r.stopAll(reversed(r.children[:i+1]), 0)...)
+			break
+		}
+		if err := r.stopChild(e); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	r.deferred = nil
 	return errors.Join(errs...)
+}
+
+// stopAll stops the running incarnations of list all at once, under one
+// shared budget (shutdown, cut by the stop limit), and abandons together
+// those still running at its end.
+func (r *run) stopAll(list []*entry, shutdown time.Duration) []error {
+	now := r.clock.Now()
+	w := r.newStopWait(shutdown, now)
+	var incs []*incarnation
+	for _, e := range list {
+		if e.state == Restarting {
+			e.state = Stopped
+		}
+		inc := e.inc
+		if inc == nil {
+			continue
+		}
+		e.inc, e.state, inc.handled = nil, Stopped, true
+		if inc.exited {
+			continue
+		}
+		e.state, inc.waited = Stopping, true
+		incs = append(incs, inc)
+	}
+	if len(incs) == 0 {
+		return nil
+	}
+	w.arm(incs...)
+	defer r.endWait()
+	for _, inc := range incs {
+		inc.cancel()
+	}
+	var errs []error
+	for left := len(incs); left > 0; {
+		select {
+		case m := <-r.msgs:
+			if !m.exit || !m.inc.waited {
+				r.note(m)
+				continue
+			}
+			left--
+			if nested := r.stopped(m.inc, m.err, now); nested != nil {
+				errs = append(errs, nested)
+			}
+		case q := <-r.reqs:
+			r.handleReqWhileBusy(q, r.path)
+		case <-w.stopC:
+			w.stopC = nil
+			w.tighten(incs...)
+		case <-w.ctxDone:
+			w.ctxDone = nil
+			w.tighten(incs...)
+		case <-r.stopNote:
+			w.tighten(incs...)
+		case <-w.timer:
+			return append(errs, r.abandon(incs, w, now)...)
+		}
+	}
+	return errs
+}
+
+// reversed returns a reversed copy of list.
+func reversed(list []*entry) []*entry {
+	out := slices.Clone(list)
+	slices.Reverse(out)
+	return out
 }

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -129,6 +130,12 @@ func (s *Supervisor) Strategy() strategy.Strategy {
 // Serve may be called again after it returns; each call starts afresh from the
 // specs given to New (or the configuration last given to [Supervisor.Apply]),
 // as a restarted OTP supervisor does: children added with StartChild are gone.
+// It returns [ErrAlreadyServing] while another Serve runs, unless that one has
+// been asked to stop: then the new Serve begins at once, and the earlier one
+// finishes its shutdown by itself. That is how a parent restarts a nested
+// supervisor it had to abandon (see docs/semantics.md, section 8): the
+// abandoned run's children, cancelled and abandoned in turn, overlap with the
+// new run's, as any abandoned child overlaps with its replacement.
 func (s *Supervisor) Serve(ctx context.Context) error {
 	r, err := s.begin(ctx)
 	if err != nil {
@@ -140,9 +147,12 @@ func (s *Supervisor) Serve(ctx context.Context) error {
 func (s *Supervisor) begin(ctx context.Context) (*run, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cur != nil {
+	if s.cur != nil && !s.cur.stopRequested() {
 		return nil, ErrAlreadyServing
 	}
+	// A run that is only finishing its shutdown (abandoned by its parent,
+	// for instance, which restarts it) does not hold up the new one: it ends
+	// by itself, and its result goes to whoever waits on its done channel.
 	r := newRun(s, ctx)
 	s.cur, s.last = r, r
 	return r, nil
@@ -188,11 +198,20 @@ func (s *Supervisor) Start(ctx context.Context) error {
 
 // Stop asks the supervisor to stop its children in reverse start order and
 // waits until Serve has returned, then returns Serve's result. If ctx has a
-// deadline, the whole shutdown is bounded by it: each child gets the smaller
-// of its own budget and the time left, and children still running when it
-// passes are abandoned. Stop is idempotent: concurrent and later callers all
-// wait for the same shutdown and get the same result. If ctx ends first, Stop
-// returns ctx.Err() and the shutdown goes on.
+// deadline, the whole shutdown is bounded by it, including the stop of a
+// child already under way (by TerminateChild, a group restart, Apply, a
+// start timeout): each child gets the smaller of its own budget and the time
+// left, and every child still being waited on when it passes is abandoned;
+// Serve's result, which Stop returns, then holds their [*StopTimeoutError]s,
+// which match [context.DeadlineExceeded] too. Stop is idempotent: concurrent
+// and later callers all wait for the same shutdown and get the same result,
+// and the earliest deadline given bounds it.
+//
+// When ctx's deadline passes, Stop tells the supervisor at once (on any
+// clock) and waits a little longer (up to [StopGrace]) for Serve's result;
+// only if the supervisor does not answer in that time, or if ctx is
+// cancelled without a deadline, does Stop return ctx.Err() while the
+// shutdown goes on.
 func (s *Supervisor) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	r := s.last
@@ -206,9 +225,29 @@ func (s *Supervisor) Stop(ctx context.Context) error {
 	case <-r.done:
 		return r.err
 	case <-ctx.Done():
+	}
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return ctx.Err()
+	}
+	// The deadline has passed: the loop abandons what still runs and
+	// returns. It was told by its own timer on its clock; tell it now, in
+	// wall-clock time, in case its clock is another.
+	r.requestStop(time.Now())
+	grace := time.NewTimer(StopGrace)
+	defer grace.Stop()
+	select {
+	case <-r.done:
+		return r.err
+	case <-grace.C:
 		return ctx.Err()
 	}
 }
+
+// StopGrace is how long [Supervisor.Stop] waits past its deadline for the
+// shutdown's result: the time to cut the children still running, take one
+// goroutine profile for their reports, and return. It is not a budget given
+// to children.
+const StopGrace = time.Second
 
 // Wait blocks until the most recent Serve has returned and returns its result;
 // it returns nil at once if Serve was never called.
