@@ -464,15 +464,16 @@ func TestExitCode(t *testing.T) {
 	}
 }
 
-// If the root does not return by the end of the budget (here its clock is
-// a fake one that never moves, so it never abandons its stuck child), Run
+// If the root does not return by the end of the budget (here its own
+// logger blocks it while it reports the abandonment of its stuck child), Run
 // does not wait for it: after a short grace it reports what is still running
 // and returns ExitForced.
 func TestRunOverBudgetRootStillRunning(t *testing.T) {
 	s := newStuck()
 	rec := supervisortest.NewRecorder()
+	blocked := newBlockingCore()
 	sup, err := supervisor.New("overbudget", []child.Spec{{ID: "stuck", Service: s, AwaitReady: true}},
-		supervisor.WithClock(supervisortest.NewClock(time.Now())), supervisor.WithHook(rec.Hook()))
+		supervisor.WithLogger(zap.New(blocked)), supervisor.WithHook(rec.Hook()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,9 +481,10 @@ func TestRunOverBudgetRootStillRunning(t *testing.T) {
 	waitReady(t, rec, "overbudget")
 	h.sigs <- syscall.SIGTERM
 	code := h.wait()
+	blocked.release()
 	s.free(t)
-	if err := sup.Wait(); err != nil {
-		t.Errorf("Serve after the child returned: %v", err)
+	if err := sup.Wait(); !errors.Is(err, supervisor.ErrStopTimeout) {
+		t.Errorf("Serve = %v, want the stuck child's abandonment", err)
 	}
 	if code != daemon.ExitForced {
 		t.Fatalf("exit code %d, want %d; logs %q", code, daemon.ExitForced, h.messages())
@@ -493,4 +495,28 @@ func TestRunOverBudgetRootStillRunning(t *testing.T) {
 	if e := h.logs.FilterMessage("still running").FilterField(zap.String("path", "overbudget/stuck")).All(); len(e) != 1 {
 		t.Errorf("logs %q, want overbudget/stuck reported as still running", h.messages())
 	}
+}
+
+// blockingCore is a zap core whose writes of error-level entries block
+// until release: a supervisor logging through it is held up in its own loop.
+type blockingCore struct {
+	zapcore.LevelEnabler
+	gate chan struct{}
+	once *sync.Once
+}
+
+func newBlockingCore() blockingCore {
+	return blockingCore{LevelEnabler: zapcore.DebugLevel, gate: make(chan struct{}), once: &sync.Once{}}
+}
+
+func (c blockingCore) release()                                   { c.once.Do(func() { close(c.gate) }) }
+func (c blockingCore) With([]zapcore.Field) zapcore.Core          { return c }
+func (c blockingCore) Sync() error                                { return nil }
+func (c blockingCore) Write(zapcore.Entry, []zapcore.Field) error { return nil }
+
+func (c blockingCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if e.Level >= zapcore.ErrorLevel {
+		<-c.gate
+	}
+	return ce
 }
