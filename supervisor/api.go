@@ -162,7 +162,9 @@ var replies = sync.Pool{New: func() any { return make(chan response, 1) }}
 // StartChild adds spec as the last child and starts it, waiting for its
 // started handshake (OTP's start_child). It returns [ErrAlreadyStarted] or
 // [ErrAlreadyPresent] if the ID is taken, a [*child.SpecError] for an invalid
-// spec, and a [*StartError] if the start failed, in which case nothing is kept.
+// spec (as [New] would, a significant one under auto-shutdown [Never]
+// included), and a [*StartError] if the start failed. After an error nothing
+// is kept.
 // A child that declines to start (child.ErrIgnore) is kept, not running,
 // unless it is temporary.
 func (s *Supervisor) StartChild(ctx context.Context, spec child.Spec) error {

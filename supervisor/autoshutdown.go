@@ -1,6 +1,10 @@
 package supervisor
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/arborgo/arbor/child"
+)
 
 // AutoShutdown says whether the exit of significant children shuts the
 // supervisor down (OTP's auto_shutdown). The zero value is [Never].
@@ -44,4 +48,15 @@ func (a *AutoShutdown) UnmarshalText(text []byte) error {
 		}
 	}
 	return fmt.Errorf("supervisor: unknown auto-shutdown %q: want never, any_significant or all_significant", text)
+}
+
+// checkSignificant returns a [*child.SpecError] on the field Significant for a
+// significant spec under auto-shutdown a [Never], and nil otherwise: New,
+// CheckSpecs, Apply and StartChild all reject such a spec with it.
+func checkSignificant(sp child.Spec, a AutoShutdown) error {
+	if !sp.Significant || a != Never {
+		return nil
+	}
+	return &child.SpecError{ID: sp.ID, Field: "Significant", Value: true,
+		Reason: "significant children need an auto-shutdown setting other than Never (WithAutoShutdown)"}
 }

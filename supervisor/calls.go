@@ -88,6 +88,9 @@ func (r *run) apiStart(sp child.Spec) error {
 	if r.opts.simple {
 		return fmt.Errorf("%w: use StartChild of the Simple supervisor", ErrSimpleOneForOne)
 	}
+	if err := checkSignificant(sp, r.opts.autoShutdown); err != nil {
+		return err
+	}
 	if e := r.byID[sp.ID]; e != nil {
 		if e.inc != nil {
 			return fmt.Errorf("%w: %q", ErrAlreadyStarted, sp.ID)

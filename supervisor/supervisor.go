@@ -87,9 +87,8 @@ func checkSpecs(specs []child.Spec, o *options) ([]child.Spec, error) {
 		if err := sp.Validate(); err != nil {
 			return nil, fmt.Errorf("supervisor: spec %d: %w", i, err)
 		}
-		if sp.Significant && o.autoShutdown == Never {
-			return nil, fmt.Errorf("supervisor: spec %d: %w", i, &child.SpecError{ID: sp.ID, Field: "Significant", Value: true,
-				Reason: "significant children need an auto-shutdown setting other than Never (WithAutoShutdown)"})
+		if err := checkSignificant(sp, o.autoShutdown); err != nil {
+			return nil, fmt.Errorf("supervisor: spec %d: %w", i, err)
 		}
 		if _, dup := seen[sp.ID]; dup {
 			return nil, fmt.Errorf("%w: %q (spec %d)", ErrDuplicateID, sp.ID, i)
