@@ -19,7 +19,8 @@ const (
 	// retry after a failed start).
 	Restarting
 	// Stopped: the spec is kept with nothing running: terminated through the
-	// API, a transient child that ended normally, or one that ignored its start.
+	// API, a transient child that ended normally, or one that ignored its start
+	// (never a simple_one_for_one instance: one that is not restarted is deleted).
 	Stopped
 	// Starting: an awaited child has been launched and has not reported ready
 	// yet (a restart attempt shows Restarting instead, as OTP does).

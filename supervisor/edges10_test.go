@@ -1,11 +1,15 @@
 package supervisor_test
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/escalation"
 	"github.com/arborgo/arbor/supervisor"
+	"github.com/arborgo/arbor/supervisor/supervisortest"
 )
 
 // a2, a9: StartChild rejects a significant spec under auto-shutdown Never, as
@@ -33,5 +37,89 @@ func TestStartChildRejectsSignificantUnderNever(t *testing.T) {
 	}
 	if n := p.incarnations(); n != 0 {
 		t.Fatalf("the rejected child ran %d times", n)
+	}
+}
+
+// settleSimple waits until p has finished any start or stop in progress (see
+// settle): a mutating call, refused by a simple_one_for_one supervisor, is
+// answered only between starts and stops.
+func settleSimple(t *testing.T, p *supervisor.Simple[string]) {
+	t.Helper()
+	if err := p.Supervisor.TerminateChild(testCtx(t), "\x00settle"); !errors.Is(err, supervisor.ErrSimpleOneForOne) {
+		t.Fatalf("settle: TerminateChild = %v, want ErrSimpleOneForOne", err)
+	}
+}
+
+// a10: an instance of a transient template that ends normally is not
+// restarted and is deleted, as OTP deletes every instance it does not
+// restart; one that crashes is restarted with the same argument.
+func TestSimpleTransientInstanceDeletedAfterNormalExit(t *testing.T) {
+	in := newInstances()
+	rec := supervisortest.NewRecorder()
+	p := newSimple(t, child.Spec{ID: "w", Restart: child.Transient, AwaitReady: true}, in.start,
+		supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 5, Period: time.Hour}),
+		supervisor.WithClock(newClock()), supervisor.WithHook(rec.Hook()))
+	ctx := testCtx(t)
+	for _, arg := range []string{"done", "crash"} {
+		if _, err := p.StartChild(ctx, arg); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, in.started, arg)
+	}
+	in.exitChan("done") <- nil
+	if ev := waitEvent(t, rec, supervisor.ChildExited, "w#1", 1); ev.Restarted {
+		t.Fatal("a transient instance that ended normally was restarted")
+	}
+	wantStates(t, p.Supervisor, "w#2=running")
+	if c, err := p.CountChildren(ctx); err != nil || c != (supervisor.Counts{Specs: 1, Active: 1, Workers: 1}) {
+		t.Fatalf("CountChildren = %+v, %v, want the running instance only", c, err)
+	}
+
+	in.exitChan("crash") <- errBoom
+	if got := recv(t, in.started, "crash restarted"); got != "crash" {
+		t.Fatalf("restarted with %q, want crash", got)
+	}
+	settleSimple(t, p)
+	if w2 := find(t, wantStates(t, p.Supervisor, "w#2=running"), "w#2"); w2.Restarts != 1 {
+		t.Fatalf("w#2 restarts = %d, want 1", w2.Restarts)
+	}
+}
+
+// a10: an instance that needed a restart but did not get one (here the
+// supervisor gave up) is deleted at once, not listed as stopped while the
+// others are being shut down.
+func TestSimpleInstanceNotRestartedIsDeleted(t *testing.T) {
+	rec := supervisortest.NewRecorder()
+	cancelled := make(chan struct{}, 1)
+	release, open := newGate(t)
+	in := newInstances()
+	start := func(ctx context.Context, arg string) error {
+		if arg != "stuck" {
+			return in.start(ctx, arg)
+		}
+		child.Ready(ctx)
+		<-ctx.Done()
+		cancelled <- struct{}{}
+		<-release
+		return ctx.Err()
+	}
+	p := newSimple(t, child.Spec{ID: "w", AwaitReady: true, Shutdown: child.Infinity}, start,
+		supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 0, Period: time.Hour}),
+		supervisor.WithClock(newClock()), supervisor.WithHook(rec.Hook()))
+	defer open() // before the cleanup's Stop, should the test fail
+	ctx := testCtx(t)
+	for _, arg := range []string{"stuck", "crash"} {
+		if _, err := p.StartChild(ctx, arg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recv(t, in.started, "crash")
+	in.exitChan("crash") <- errBoom
+	waitEvent(t, rec, supervisor.IntensityExceeded, "w#2", 1)
+	recv(t, cancelled, "stuck cancelled") // the shutdown waits for it
+	wantStates(t, p.Supervisor, "w#1=stopping")
+	open()
+	if err := waitSup(t, p.Supervisor); !errors.Is(err, escalation.ErrExceeded) {
+		t.Fatalf("Serve = %v, want ErrExceeded", err)
 	}
 }

@@ -59,8 +59,8 @@ func (r *run) handleExit(e *entry, inc *incarnation, err error) {
 			r.autoStop = true
 			r.emit(r.childEvent(AutoShutdownTriggered, e, err))
 		}
-		if e.spec.Restart == child.Temporary {
-			r.remove(e)
+		if e.spec.Restart == child.Temporary || r.opts.simple {
+			r.remove(e) // OTP deletes every simple_one_for_one instance it does not restart
 		}
 		return
 	}
@@ -71,6 +71,9 @@ func (r *run) handleExit(e *entry, inc *incarnation, err error) {
 		e.backoff.Reset()
 	}
 	r.restart(e, err, false)
+	if r.opts.simple && e.state == Stopped && !e.removed {
+		r.remove(e) // not restarted after all: a stop is under way, or the supervisor gave up
+	}
 }
 
 // significantEnded reports whether a significant child's own exit, just

@@ -14,7 +14,9 @@ import (
 
 // Simple is a simple_one_for_one supervisor: it runs any number of instances
 // of one template, each started at run time with an argument of type A and
-// restarted with the same argument. It starts no children when it starts, and
+// restarted with the same argument. An instance that is not restarted (a
+// temporary one, a transient one that ended normally) is deleted, as in OTP;
+// it is never kept, stopped. It starts no children when it starts, and
 // stops its instances in parallel under one shared budget, the template's
 // Shutdown. Every method of [Supervisor] is available on it; RestartChild,
 // DeleteChild and the spec-taking StartChild return [ErrSimpleOneForOne].
