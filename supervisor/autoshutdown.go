@@ -17,7 +17,8 @@ const (
 	// ends by itself without being restarted.
 	AnySignificant
 	// AllSignificant: the supervisor shuts down when a significant child ends
-	// by itself and no significant child is still running.
+	// by itself and no significant child is still running or waiting for its
+	// restart (state [Restarting]).
 	AllSignificant
 )
 

@@ -123,3 +123,35 @@ func TestSimpleInstanceNotRestartedIsDeleted(t *testing.T) {
 		t.Fatalf("Serve = %v, want ErrExceeded", err)
 	}
 }
+
+// a9: all_significant counts a significant child waiting for its restart (a
+// backoff delay here) as alive, as OTP does: another significant child's
+// normal exit does not shut the supervisor down; the last one's does.
+func TestAllSignificantCountsRestartingAsAlive(t *testing.T) {
+	clock := newClock()
+	rec := supervisortest.NewRecorder()
+	s1, s2 := newProbe("s1", nil), newProbe("s2", nil)
+	sup := mustNew(t, "root", []child.Spec{significant(s1, child.Transient), significant(s2, child.Transient)},
+		supervisor.WithAutoShutdown(supervisor.AllSignificant), lenient, constantBackoff(time.Second),
+		supervisor.WithHook(rec.Hook()), supervisor.WithClock(clock))
+	startT(t, sup)
+	s1.crash(t, errBoom)
+	waitEvent(t, rec, supervisor.RestartScheduled, "s1", 1)
+	s2.crash(t, nil)
+	waitEvent(t, rec, supervisor.ChildExited, "s2", 1)
+	wantStates(t, sup, "s1=restarting", "s2=stopped") // still serving
+	if n := rec.Count(supervisor.AutoShutdownTriggered, ""); n != 0 {
+		t.Fatalf("%d auto-shutdowns while s1 waits for its restart", n)
+	}
+
+	if err := clock.WaitForWaiters(testCtx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	waitEvent(t, rec, supervisor.ChildStarted, "s1", 2)
+	s1.crash(t, nil)
+	if err := waitSup(t, sup); err != nil {
+		t.Fatalf("Serve = %v, want nil (auto-shutdown)", err)
+	}
+	waitEvent(t, rec, supervisor.AutoShutdownTriggered, "s1", 1)
+}

@@ -84,7 +84,9 @@ func (r *run) significantEnded() bool {
 		return true
 	case AllSignificant:
 		for _, c := range r.children {
-			if c.spec.Significant && c.inc != nil {
+			// One waiting for its restart (a backoff delay, a retry) is
+			// alive, as in OTP.
+			if c.spec.Significant && (c.inc != nil || c.state == Restarting) {
 				return false
 			}
 		}
