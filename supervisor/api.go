@@ -130,11 +130,14 @@ type response struct {
 }
 
 func (s *Supervisor) call(ctx context.Context, req request) (response, error) {
+	if s == nil {
+		return response{}, ErrNotBuilt // in a zero Simple
+	}
 	s.mu.Lock()
 	r := s.cur
 	s.mu.Unlock()
 	if r == nil {
-		return response{}, ErrNotRunning
+		return response{}, s.idleErr()
 	}
 	req.from = child.Path(ctx)
 	req.reply = replies.Get().(chan response)

@@ -45,6 +45,9 @@ type Equaler interface {
 // Config returns the supervisor's current configuration: the one the next
 // Serve starts from, and, while serving, the one last applied.
 func (s *Supervisor) Config() Config {
+	if s == nil {
+		return Config{}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Config{
@@ -69,6 +72,9 @@ func (s *Supervisor) Config() Config {
 // stopped, the new configuration is not taken; if while they were being
 // started, it is, and the Changes say what was done.
 func (s *Supervisor) Apply(ctx context.Context, cfg Config) (Changes, error) {
+	if s.unbuilt() {
+		return Changes{}, ErrNotBuilt
+	}
 	s.mu.Lock()
 	o := s.opts
 	s.mu.Unlock()

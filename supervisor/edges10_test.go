@@ -155,3 +155,111 @@ func TestAllSignificantCountsRestartingAsAlive(t *testing.T) {
 	}
 	waitEvent(t, rec, supervisor.AutoShutdownTriggered, "s1", 1)
 }
+
+// notBuilt is what a supervisor not made by New or NewSimple offers.
+type notBuilt interface {
+	Serve(context.Context) error
+	Start(context.Context) error
+	Stop(context.Context) error
+	Wait() error
+	Ready() <-chan struct{}
+	Apply(context.Context, supervisor.Config) (supervisor.Changes, error)
+	Config() supervisor.Config
+	RestartChild(context.Context, string) error
+	DeleteChild(context.Context, string) error
+	Children(context.Context) ([]supervisor.ChildInfo, error)
+	CountChildren(context.Context) (supervisor.Counts, error)
+	ChildSpec(context.Context, string) (child.Spec, error)
+	Info(context.Context) (supervisor.Info, error)
+	Tree(context.Context) (*supervisor.Tree, error)
+	Name() string
+	String() string
+}
+
+// wantNotBuilt fails the test unless f returns ErrNotBuilt without panicking.
+func wantNotBuilt(t *testing.T, what string, f func() error) {
+	t.Helper()
+	defer func() {
+		if v := recover(); v != nil {
+			t.Errorf("%s panicked: %v", what, v)
+		}
+	}()
+	if err := f(); !errors.Is(err, supervisor.ErrNotBuilt) {
+		t.Errorf("%s = %v, want ErrNotBuilt", what, err)
+	}
+}
+
+// wantNoPanic fails the test if f panics.
+func wantNoPanic(t *testing.T, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if v := recover(); v != nil {
+			t.Errorf("%s panicked: %v", what, v)
+		}
+	}()
+	f()
+}
+
+func checkNotBuilt(t *testing.T, s notBuilt) {
+	t.Helper()
+	ctx := testCtx(t)
+	cfg := supervisor.Config{Children: []child.Spec{pspec(newProbe("a", nil))}}
+	wantNotBuilt(t, "Serve", func() error { return s.Serve(ctx) })
+	wantNotBuilt(t, "Start", func() error { return s.Start(ctx) })
+	wantNotBuilt(t, "Stop", func() error { return s.Stop(ctx) })
+	wantNotBuilt(t, "Wait", s.Wait)
+	wantNotBuilt(t, "Apply", func() error { _, err := s.Apply(ctx, cfg); return err })
+	wantNotBuilt(t, "RestartChild", func() error { return s.RestartChild(ctx, "a") })
+	wantNotBuilt(t, "DeleteChild", func() error { return s.DeleteChild(ctx, "a") })
+	wantNotBuilt(t, "Children", func() error { _, err := s.Children(ctx); return err })
+	wantNotBuilt(t, "CountChildren", func() error { _, err := s.CountChildren(ctx); return err })
+	wantNotBuilt(t, "ChildSpec", func() error { _, err := s.ChildSpec(ctx, "a"); return err })
+	wantNotBuilt(t, "Info", func() error { _, err := s.Info(ctx); return err })
+	wantNotBuilt(t, "Tree", func() error { _, err := s.Tree(ctx); return err })
+	wantNoPanic(t, "Ready", func() {
+		if c := s.Ready(); c != nil {
+			t.Errorf("Ready = %v, want nil", c)
+		}
+	})
+	wantNoPanic(t, "Config", func() {
+		if c := s.Config(); c.Children != nil || c.Strategy != 0 || c.AutoShutdown != 0 || c.Intensity != (escalation.Intensity{}) {
+			t.Errorf("Config = %+v, want the zero Config", c)
+		}
+	})
+	wantNoPanic(t, "Name", func() {
+		if n := s.Name(); n != "" {
+			t.Errorf("Name = %q, want empty", n)
+		}
+	})
+	wantNoPanic(t, "String", func() { _ = s.String() })
+	wantNotBuilt(t, "Serve after Apply", func() error { return s.Serve(ctx) }) // Apply made nothing usable
+}
+
+// A zero Supervisor, and a zero Simple, return ErrNotBuilt from every method
+// that returns an error, and harmless values from the others; none panics.
+func TestZeroSupervisorReturnsErrNotBuilt(t *testing.T) {
+	t.Run("Supervisor", func(t *testing.T) {
+		s := new(supervisor.Supervisor)
+		checkNotBuilt(t, s)
+		ctx := testCtx(t)
+		wantNotBuilt(t, "StartChild", func() error { return s.StartChild(ctx, pspec(newProbe("a", nil))) })
+		wantNotBuilt(t, "TerminateChild", func() error { return s.TerminateChild(ctx, "a") })
+		wantNoPanic(t, "Strategy", func() { _ = s.Strategy() })
+	})
+	t.Run("Simple", func(t *testing.T) {
+		p := new(supervisor.Simple[string])
+		checkNotBuilt(t, p)
+		ctx := testCtx(t)
+		wantNotBuilt(t, "StartChild", func() error { _, err := p.StartChild(ctx, "x"); return err })
+		wantNotBuilt(t, "TerminateChild", func() error { return p.TerminateChild(ctx, supervisor.Handle{}) })
+		wantNotBuilt(t, "Supervisor.StartChild", func() error { return p.Supervisor.StartChild(ctx, pspec(newProbe("a", nil))) })
+		wantNoPanic(t, "Strategy", func() { _ = p.Strategy() })
+	})
+	t.Run("child", func(t *testing.T) {
+		// As a nested supervisor, it fails its start with that error.
+		root := mustNew(t, "root", []child.Spec{{ID: "sub", Service: new(supervisor.Supervisor), Kind: child.Supervisor}})
+		if err := root.Start(testCtx(t)); !errors.Is(err, supervisor.ErrNotBuilt) {
+			t.Fatalf("Start = %v, want a start failure wrapping ErrNotBuilt", err)
+		}
+	})
+}

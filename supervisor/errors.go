@@ -15,6 +15,9 @@ import (
 var (
 	// ErrNotRunning: the supervisor is not serving, so it cannot take the call.
 	ErrNotRunning = errors.New("supervisor: not running")
+	// ErrNotBuilt: the Supervisor was not made by [New] or [NewSimple] (a zero
+	// Supervisor, or a zero Simple), so it can do nothing.
+	ErrNotBuilt = errors.New("supervisor: not built with New or NewSimple")
 	// ErrAlreadyServing: Serve or Start was called on a supervisor that is serving.
 	ErrAlreadyServing = errors.New("supervisor: already serving")
 	// ErrDuplicateID: two specs share an ID.

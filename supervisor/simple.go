@@ -100,6 +100,9 @@ func (p *Simple[A]) StartChild(ctx context.Context, arg A) (Handle, error) {
 // and forgets it. It returns nil for an instance that has already ended, and
 // [ErrNotFound] for a handle of another supervisor.
 func (p *Simple[A]) TerminateChild(ctx context.Context, h Handle) error {
+	if p.Supervisor == nil {
+		return ErrNotBuilt
+	}
 	if h.sup != p.Supervisor {
 		return fmt.Errorf("%w: handle %q belongs to another supervisor", ErrNotFound, h.id)
 	}

@@ -20,6 +20,10 @@ import (
 // All of a supervisor's state belongs to one goroutine, the one running Serve;
 // every method is a message to it, so methods are safe from any goroutine,
 // including from inside a child.
+//
+// The zero Supervisor is not usable: its methods that return an error return
+// [ErrNotBuilt], and the others harmless values (Ready nil, Config the zero
+// Config, Name "", Strategy the zero Strategy). So do those of a zero [Simple].
 type Supervisor struct {
 	name string
 	disp *dispatcher // nil without hooks; immutable
@@ -100,13 +104,21 @@ func checkSpecs(specs []child.Spec, o *options) ([]child.Spec, error) {
 }
 
 // Name returns the name given to [New].
-func (s *Supervisor) Name() string { return s.name }
+func (s *Supervisor) Name() string {
+	if s == nil {
+		return ""
+	}
+	return s.name
+}
 
 // String returns the supervisor's name.
-func (s *Supervisor) String() string { return "supervisor " + s.name }
+func (s *Supervisor) String() string { return "supervisor " + s.Name() }
 
 // Strategy returns the supervisor's restart strategy.
 func (s *Supervisor) Strategy() strategy.Strategy {
+	if s == nil {
+		return 0
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.opts.strategy
@@ -144,6 +156,9 @@ func (s *Supervisor) Serve(ctx context.Context) error {
 }
 
 func (s *Supervisor) begin(ctx context.Context) (*run, error) {
+	if s.unbuilt() {
+		return nil, ErrNotBuilt
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cur != nil && !s.cur.stopRequested() {
@@ -212,6 +227,9 @@ func (s *Supervisor) Start(ctx context.Context) error {
 // cancelled without a deadline, does Stop return ctx.Err() while the
 // shutdown goes on.
 func (s *Supervisor) Stop(ctx context.Context) error {
+	if s.unbuilt() {
+		return ErrNotBuilt
+	}
 	s.mu.Lock()
 	r := s.last
 	s.mu.Unlock()
@@ -251,6 +269,9 @@ const StopGrace = time.Second
 // Wait blocks until the most recent Serve has returned and returns its result;
 // it returns nil at once if Serve was never called.
 func (s *Supervisor) Wait() error {
+	if s.unbuilt() {
+		return ErrNotBuilt
+	}
 	s.mu.Lock()
 	r := s.last
 	s.mu.Unlock()
@@ -264,6 +285,9 @@ func (s *Supervisor) Wait() error {
 // Ready returns a channel closed once the current (or most recent) Serve has
 // started every child, or nil if Serve has not been called.
 func (s *Supervisor) Ready() <-chan struct{} {
+	if s == nil {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.last == nil {
