@@ -117,7 +117,7 @@ type request struct {
 	apply  *applyReq
 	svc    child.Service // opStartInstance
 	handle bool          // opTerminate: id comes from a Handle
-	from   string        // path of the child making the call, if it passed its context
+	caller *incarnation  // the incarnation making the call, if it passed its context
 	reply  chan response // buffered (1): the loop never blocks replying
 }
 
@@ -139,7 +139,7 @@ func (s *Supervisor) call(ctx context.Context, req request) (response, error) {
 	if r == nil {
 		return response{}, s.idleErr()
 	}
-	req.from = child.Path(ctx)
+	req.caller = callerOf(ctx)
 	req.reply = replies.Get().(chan response)
 	select {
 	case r.reqs <- req:

@@ -3,6 +3,7 @@ package supervisor_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -262,4 +263,85 @@ func TestZeroSupervisorReturnsErrNotBuilt(t *testing.T) {
 			t.Fatalf("Start = %v, want a start failure wrapping ErrNotBuilt", err)
 		}
 	})
+}
+
+// sentSpy is a call's context that tells when the call has been delivered: the
+// call reads Done once to send its request, and again to wait for the reply.
+type sentSpy struct {
+	context.Context
+	dones atomic.Int32
+	sent  chan struct{} // closed at the second Done
+}
+
+func (s *sentSpy) Done() <-chan struct{} {
+	if s.dones.Add(1) == 2 {
+		close(s.sent)
+	}
+	return s.Context.Done()
+}
+
+// a12: ErrBusyWithCaller is decided by identity, not by path: a child of an
+// unrelated tree whose names are the same is not the child the supervisor
+// waits on, so its call waits for that start to end and then succeeds.
+func TestBusyWithCallerComparesIdentities(t *testing.T) {
+	// Tree A, "root", waits on its child "c", which is not ready yet.
+	gate, open := newGate(t)
+	starting := make(chan struct{})
+	ac := newProbe("c", nil)
+	ac.onStart = func(ctx context.Context, n int) error {
+		if n == 1 {
+			close(starting)
+			<-gate
+		}
+		return nil
+	}
+	treeA := mustNew(t, "root", []child.Spec{pspec(ac)})
+	serveAsync(t, treeA)
+	defer open() // before the cleanups, should the test fail
+
+	// Tree B, also "root", with a child "c" of its own that calls tree A.
+	call, sent := make(chan struct{}), make(chan struct{})
+	result := make(chan error, 1)
+	bc := child.Func(func(ctx context.Context) error {
+		child.Ready(ctx)
+		select {
+		case <-call:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		result <- treeA.StartChild(&sentSpy{Context: ctx, sent: sent}, pspec(newProbe("x", nil)))
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	treeB := mustNew(t, "root", []child.Spec{{ID: "c", Service: bc, AwaitReady: true}})
+	startT(t, treeB)
+
+	recv(t, starting, "tree A's c starting")
+	close(call)
+	recv(t, sent, "the call delivered to tree A") // while tree A still waits on its c
+	open()                                        // tree A's c reports ready; a deferred call is carried out
+	if err := recv(t, result, "StartChild from tree B"); err != nil {
+		t.Fatalf("StartChild from tree B's c = %v, want nil once tree A's c is ready", err)
+	}
+	wantStates(t, treeA, "c=running", "x=running")
+}
+
+// a12: a call from below the child the supervisor waits on is still refused:
+// the child of a nested supervisor calls the root while the root waits on
+// that nested supervisor's start.
+func TestBusyWithCallerFromBelowAwaitedChild(t *testing.T) {
+	var root *supervisor.Supervisor
+	refused := make(chan error, 1)
+	inner := child.Func(func(ctx context.Context) error {
+		refused <- root.StartChild(ctx, pspec(newProbe("x", nil)))
+		child.Ready(ctx)
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	sub := mustNew(t, "sub", []child.Spec{{ID: "inner", Service: inner, AwaitReady: true}})
+	root = mustNew(t, "root", []child.Spec{{ID: "sub", Service: sub, Kind: child.Supervisor}})
+	startT(t, root)
+	if err := recv(t, refused, "call from root/sub/inner"); !errors.Is(err, supervisor.ErrBusyWithCaller) {
+		t.Fatalf("StartChild from below the awaited child = %v, want ErrBusyWithCaller", err)
+	}
 }

@@ -58,10 +58,14 @@ func (*markControl) StopDeadline() (time.Time, bool) { return time.Time{}, false
 
 func (*markControl) Path() string { return "" }
 
-// Value returns the incarnation itself for the control key of package child,
-// and otherwise what its cancellable context holds, so that context's own
-// lookups (its cancellation, a derived context's parent) still find it.
+// Value returns the incarnation itself for the control key of package child
+// and for callerKey, and otherwise what its cancellable context holds, so that
+// context's own lookups (its cancellation, a derived context's parent) still
+// find it.
 func (i *incarnation) Value(key any) any {
+	if key == (callerKey{}) {
+		return i
+	}
 	v := i.Context.Value(key)
 	if v == any(controlMark) {
 		return i

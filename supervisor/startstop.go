@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/arborgo/arbor/child"
@@ -156,7 +155,7 @@ func (r *run) handleReqWhileBusy(q request, busy string) {
 		r.handleReq(q)
 	case r.stopping || r.stopRequested():
 		q.reply <- response{err: ErrStopping}
-	case q.from != "" && (q.from == busy || strings.HasPrefix(q.from, busy+"/")):
+	case q.caller.below(r, busy):
 		q.reply <- response{err: fmt.Errorf("%w: %s", ErrBusyWithCaller, busy)}
 	default:
 		r.deferredReqs = append(r.deferredReqs, q)
