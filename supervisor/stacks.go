@@ -1,11 +1,10 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
 	"runtime/pprof"
-	"strconv"
-	"strings"
+
+	"github.com/arborgo/arbor/internal/goroutines"
 )
 
 // LabelKey is the pprof label every child goroutine carries: the child's path
@@ -24,24 +23,7 @@ func labelled(ctx context.Context, path string) context.Context {
 // them at debug level 1, or "" if there are none. Supervisors put them in a
 // [StopTimeoutError] for a child that overran its shutdown budget.
 func GoroutineStacks(path string) string {
-	var buf bytes.Buffer
-	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
-		return ""
-	}
-	exact := `"` + LabelKey + `":` + strconv.Quote(path)
-	nested := `"` + LabelKey + `":` + strconv.Quote(path+"/")
-	nested = nested[:len(nested)-1] // a prefix match: the closing quote is dropped
-	var out strings.Builder
-	for _, rec := range strings.Split(buf.String(), "\n\n") {
-		if strings.HasPrefix(rec, "goroutine profile:") { // the header shares the first record
-			_, rec, _ = strings.Cut(rec, "\n")
-		}
-		if strings.Contains(rec, exact) || strings.Contains(rec, nested) {
-			out.WriteString(strings.TrimSpace(rec))
-			out.WriteString("\n\n")
-		}
-	}
-	return out.String()
+	return goroutines.Take(LabelKey).Stacks(path)
 }
 
 // takeStacks takes one goroutine profile and returns a function that finds
