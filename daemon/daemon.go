@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/internal/goroutines"
 	"github.com/arborgo/arbor/supervisor"
 )
 
@@ -220,7 +221,7 @@ func (d *runner) reportRunning() {
 	} else {
 		walk(tree, func(c supervisor.ChildInfo, _ *supervisor.Tree) { infos[c.Path] = c })
 	}
-	live := liveGoroutines(d.sup.Name())
+	live := goroutines.Take(supervisor.LabelKey).Under(d.sup.Name())
 	var paths []string
 	for p := range live {
 		paths = append(paths, p)
@@ -235,7 +236,7 @@ func (d *runner) reportRunning() {
 		}
 		n++
 		g := live[p]
-		fields := []zap.Field{zap.String("path", p), zap.Int("goroutines", g.count)}
+		fields := []zap.Field{zap.String("path", p), zap.Int("goroutines", g.Count)}
 		if c, ok := infos[p]; ok {
 			state := c.State.String()
 			if c.State != supervisor.Running {
@@ -249,7 +250,7 @@ func (d *runner) reportRunning() {
 				fields = append(fields, zap.Int("abandoned", c.Abandoned))
 			}
 		}
-		fields = append(fields, zap.String("stack", g.stacks.String()))
+		fields = append(fields, zap.String("stack", g.Stacks))
 		d.log.Error("still running", fields...)
 	}
 	if n == 0 {
