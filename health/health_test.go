@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,6 +70,37 @@ func newTree(t *testing.T, opts ...supervisor.Option) (*supervisor.Supervisor, *
 	return root, db
 }
 
+// await returns what ch delivers, and fails the test if nothing comes within
+// testTimeout, so that a bug fails the test instead of hanging the suite.
+func await[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(testTimeout):
+		t.Fatalf("timed out waiting for %s", what)
+		var zero T
+		return zero
+	}
+}
+
+// releaser returns a function that closes ch, once however often it is
+// called; it is also called at cleanup, so that a child blocked on ch returns
+// even if the test failed before releasing it.
+func releaser(t *testing.T, ch chan struct{}) func() {
+	t.Helper()
+	release := sync.OnceFunc(func() { close(ch) })
+	t.Cleanup(release)
+	return release
+}
+
+// stopAtCleanup stops sup at cleanup, within testTimeout, whatever state the
+// test left it in.
+func stopAtCleanup(t *testing.T, sup *supervisor.Supervisor) {
+	t.Helper()
+	t.Cleanup(func() { _ = sup.Stop(testCtx(t)) })
+}
+
 func start(t *testing.T, sup *supervisor.Supervisor) {
 	t.Helper()
 	if err := sup.Start(testCtx(t)); err != nil {
@@ -129,7 +161,7 @@ func TestStarting(t *testing.T) {
 		idle("db"),
 		{ID: "slow", AwaitReady: true, Service: child.Func(func(ctx context.Context) error {
 			close(entered)
-			<-proceed
+			<-proceed // released at the latest at cleanup
 			child.Ready(ctx)
 			<-ctx.Done()
 			return nil
@@ -139,9 +171,12 @@ func TestStarting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stopAtCleanup(t, root)
+	release := releaser(t, proceed) // at cleanup, before the Stop
 	started := make(chan error, 1)
+	// Ends when Start returns: once slow is released, or testTimeout.
 	go func() { started <- root.Start(testCtx(t)) }()
-	<-entered
+	await(t, entered, "the slow child to be entered")
 	live, ready := health.Livez(root), health.Readyz(root)
 	expect(t, live, "/livez", 200, "ok")
 	expect(t, ready, "/readyz", 503, `[+]ping ok
@@ -152,11 +187,10 @@ func TestStarting(t *testing.T) {
 [-]root/api failed: not started yet
 readyz check failed
 `)
-	close(proceed)
-	if err := <-started; err != nil {
+	release()
+	if err := await(t, started, "Start to return"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = root.Stop(testCtx(t)) })
 	expect(t, ready, "/readyz", 200, "ok")
 }
 
@@ -169,7 +203,9 @@ func TestRestarting(t *testing.T) {
 	root, err := supervisor.New("root", []child.Spec{
 		{ID: "flaky", AwaitReady: true, Service: child.Func(func(ctx context.Context) error {
 			if n.Add(1) == 2 {
-				close(restarting) // the restart waits here, before it is ready
+				// The restart waits here, before it is ready, until released
+				// (at the latest at cleanup).
+				close(restarting)
 				<-proceed
 			}
 			child.Ready(ctx)
@@ -185,8 +221,13 @@ func TestRestarting(t *testing.T) {
 		t.Fatal(err)
 	}
 	start(t, root)
-	crash <- errors.New("lost the connection")
-	<-restarting
+	release := releaser(t, proceed) // at cleanup, before the Stop
+	select {
+	case crash <- errors.New("lost the connection"):
+	case <-time.After(testTimeout):
+		t.Fatal("flaky did not take the crash")
+	}
+	await(t, restarting, "flaky's restart")
 
 	expect(t, health.Livez(root), "/livez", 200, "ok")
 	expect(t, health.Readyz(root), "/readyz", 200, "ok")
@@ -197,7 +238,7 @@ func TestRestarting(t *testing.T) {
 [-]root/flaky failed: restarting
 readyz check failed
 `)
-	close(proceed)
+	release()
 	if _, err := rec.WaitForNth(testCtx(t), supervisor.ChildStarted, "flaky", 2); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +255,7 @@ func TestShuttingDown(t *testing.T) {
 			child.Ready(ctx)
 			<-ctx.Done()
 			close(stopping)
-			<-release
+			<-release // released at the latest at cleanup
 			return nil
 		})},
 	})
@@ -224,9 +265,12 @@ func TestShuttingDown(t *testing.T) {
 	if err := root.Start(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
+	stopAtCleanup(t, root)
+	free := releaser(t, release) // at cleanup, before the Stop
 	stopped := make(chan error, 1)
+	// Ends when Stop returns: once slow-stopper is released, or testTimeout.
 	go func() { stopped <- root.Stop(testCtx(t)) }()
-	<-stopping
+	await(t, stopping, "slow-stopper to be asked to stop")
 
 	live, ready := health.Livez(root), health.Readyz(root)
 	expect(t, live, "/livez", 200, "ok")
@@ -234,8 +278,8 @@ func TestShuttingDown(t *testing.T) {
 	if code != 503 || !strings.Contains(body, "[-]shutdown failed: shutting down\n") || !strings.HasSuffix(body, "readyz check failed\n") {
 		t.Errorf("GET /readyz during shutdown = %d\n%s", code, body)
 	}
-	close(release)
-	if err := <-stopped; err != nil {
+	free()
+	if err := await(t, stopped, "Stop to return"); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, live, "/livez", 503, "[-]ping failed: supervisor: not running\nlivez check failed\n")
