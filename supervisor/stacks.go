@@ -30,5 +30,5 @@ func GoroutineStacks(path string) string {
 // the stacks of a path (as GoroutineStacks does) in it: a shutdown step that
 // abandons many children profiles once.
 var takeStacks = func() func(path string) string {
-	return GoroutineStacks // replaced by one indexed profile
+	return goroutines.Take(LabelKey).Stacks
 }
