@@ -36,7 +36,10 @@ func TestExitWhileStartingAnotherChild(t *testing.T) {
 	// Ends when StartChild returns, once the gate opens.
 	go func() { added <- s.StartChild(testCtx(t), pspec(b)) }()
 	recv(t, blocked, "b starting")
-	a.crash(t, errBoom) // the loop is waiting on b: a's exit is deferred
+	a.crash(t, errBoom)
+	// a's goroutine is gone once its exit is queued: the loop, waiting on b
+	// until the gate opens, takes it first and defers it.
+	waitGone(t, "root/a")
 	open()
 	if err := recv(t, added, "StartChild"); err != nil {
 		t.Fatal(err)
@@ -44,6 +47,7 @@ func TestExitWhileStartingAnotherChild(t *testing.T) {
 	a.waitStart(t, 2)
 	settle(t, s)
 	wantJournal(t, j, "start a", "start b", "exit a", "start a")
+	waitEvent(t, rec, supervisor.ChildStarted, "a", 2) // events arrive in order: every earlier one is in
 	if n := rec.Count(supervisor.ChildExited, "a"); n != 1 {
 		t.Fatalf("%d exits of a handled, want 1", n)
 	}

@@ -514,39 +514,6 @@ func TestExitAfterStopRequestedIsNotRestarted(t *testing.T) {
 	}
 }
 
-// An exit that arrives while the supervisor waits on another child's start
-// is handled once the start is over.
-func TestExitWhileWaitingOnStartIsHandledAfter(t *testing.T) {
-	a, b := newProbe("a", nil), newProbe("b", nil)
-	gate, open := newGate(t)
-	b.onStart = func(ctx context.Context, n int) error {
-		if n == 2 {
-			<-gate
-		}
-		return nil
-	}
-	rec := supervisortest.NewRecorder()
-	s := mustNew(t, "root", []child.Spec{pspec(a), pspec(b)}, supervisor.WithClock(newClock()), supervisor.WithHook(rec.Hook()))
-	startT(t, s)
-	if err := s.TerminateChild(testCtx(t), "b"); err != nil {
-		t.Fatal(err)
-	}
-	restarted := make(chan error, 1)
-	// Ends when RestartChild returns, once b is ready.
-	go func() { restarted <- s.RestartChild(testCtx(t), "b") }()
-	b.waitStart(t, 2)
-	a.crash(t, errBoom)
-	waitGone(t, "root/a")
-	open()
-	if err := recv(t, restarted, "RestartChild"); err != nil {
-		t.Fatal(err)
-	}
-	if ev := waitEvent(t, rec, supervisor.ChildExited, "a", 1); !ev.Restarted {
-		t.Fatal("a's exit not restarted")
-	}
-	a.waitStart(t, 2)
-}
-
 // Item 7: while a rest_for_one restart of x waits (here for its backoff),
 // only x is restarting; the siblings after it are stopped, and terminating x
 // drops the whole pending restart.
