@@ -299,6 +299,12 @@ func TestServeReturnsOnlyAfterChildrenReturn(t *testing.T) {
 	waitEvent(t, rec, supervisor.SupervisorReady, "", 1)
 	v.cancel()
 	recv(t, b.cancelled, "b to be cancelled")
+	// The supervisor answers while it waits, and says it waits on b: Serve
+	// has not returned (its clock never moves, so b's budget never runs out).
+	info, err := s.Info(testCtx(t))
+	if err != nil || !info.Stopping || find(t, info.Children, "b").State != supervisor.Stopping {
+		t.Fatalf("Info while b ignores its cancellation = %+v, %v; want the supervisor waiting on b", info, err)
+	}
 	if v.returned() {
 		t.Fatal("Serve returned while its child was still running within its budget")
 	}
@@ -306,8 +312,9 @@ func TestServeReturnsOnlyAfterChildrenReturn(t *testing.T) {
 	if err := v.wait(t); err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
-	if !b.returned.Load() {
-		t.Fatal("Serve returned before its child did")
+	waitEvent(t, rec, supervisor.SupervisorStopped, "", 1)
+	if got := kinds(after(rec.Events(), supervisor.SupervisorReady)); !slices.Equal(got, []string{"child_stopped b", "supervisor_stopped"}) {
+		t.Fatalf("events %v, want b's stop before the supervisor's", got)
 	}
 }
 
