@@ -89,16 +89,20 @@
 // children one at a time in reverse start order. Each child's context is
 // cancelled, the polite stop, and it has its [child.Spec.Shutdown] budget to
 // return; [child.StopDeadline] tells it when that runs out. A deadline on
-// Stop's context bounds the whole shutdown. Nothing restarts during a
-// shutdown, and Serve returns only after every child has returned or been
-// abandoned.
+// Stop's context bounds the whole shutdown, including a stop already under
+// way when Stop was called, and Stop then returns the abandonments it caused.
+// Once a stop is asked for, nothing is started or restarted any more, and
+// calls that would change the supervisor get [ErrStopping]. Serve returns
+// only after every child has returned or been abandoned.
 //
 // Go cannot kill a goroutine. A child still running at the end of its budget
 // is abandoned: a [ChildAbandoned] event reports it, with the stacks of its
 // goroutines, Stop, Serve or TerminateChild returns a [*StopTimeoutError] for
 // it, and [ChildInfo.Abandoned] counts it until it returns. A child restarted while
-// an abandoned incarnation still runs starts anyway; the count and the
-// [AbandonedReturned] event keep the overlap visible. [child.BrutalKill]
+// an abandoned incarnation still runs starts anyway, a nested supervisor
+// included (a new Serve begins beside the abandoned one); the count and the
+// [AbandonedReturned] event keep the overlap visible. If that start fails,
+// the retry waits for the abandoned incarnation to return. [child.BrutalKill]
 // cancels a child without waiting: it is abandoned at once unless it has
 // already returned, and the call that stopped it returns no error for it.
 //
