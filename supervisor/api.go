@@ -61,12 +61,18 @@ func (s *ChildState) UnmarshalText(text []byte) error {
 
 // ChildInfo describes one child (OTP's which_children, with more detail).
 type ChildInfo struct {
-	ID         string
-	Path       string // place in the tree, such as "root/db/pool"
-	Kind       child.Kind
-	Restart    child.Restart
-	State      ChildState
-	Restarts   int       // times the supervisor restarted it after an exit (RestartChild is not counted)
+	ID      string
+	Path    string // place in the tree, such as "root/db/pool"
+	Kind    child.Kind
+	Restart child.Restart
+	State   ChildState
+	// Restarts counts the times this Serve restarted the child by itself:
+	// after its own exit, and as a member of a group restart (each child a
+	// group restart starts again counts one, as does a retry that starts
+	// it). RestartChild, StartChild and Apply's starts do not count. It
+	// starts at 0 in each Serve, and for a child Apply changed; Apply keeps
+	// it for unchanged children.
+	Restarts   int
 	Abandoned  int       // incarnations abandoned after their shutdown budget that have not returned yet
 	Started    time.Time // when the running incarnation started; zero if none runs
 	LastExit   error     // reason of the last exit, if any

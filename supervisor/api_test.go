@@ -306,9 +306,6 @@ func TestAPIWhenNotServing(t *testing.T) {
 		}
 	}
 	check("before Serve")
-	if err := s.Stop(testCtx(t)); err != nil {
-		t.Errorf("Stop before Serve = %v, want nil", err)
-	}
 	startT(t, s)
 	if err := stop(t, s); err != nil {
 		t.Fatal(err)

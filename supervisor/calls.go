@@ -45,6 +45,7 @@ func (r *run) handleReq(q request) {
 	case opInfo:
 		info := Info{
 			Path:      r.path,
+			Run:       r.id,
 			Strategy:  r.opts.strategy,
 			Intensity: r.opts.intensity,
 			InWindow:  r.window.Len(r.clock.Now()),

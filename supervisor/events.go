@@ -97,15 +97,29 @@ func (k *EventKind) UnmarshalText(text []byte) error {
 // Event is a typed supervisor report, delivered to hooks and logged.
 type Event struct {
 	Kind       EventKind
-	Time       time.Time     // from the supervisor's clock
-	Supervisor string        // the supervisor's path, such as "root/db"
-	Child      string        // the child's ID; empty for supervisor events
-	Restart    child.Restart // the child's restart type
-	Err        error         // exit or failure reason; a *child.PanicError for a panic
-	Restarts   int           // the child's restart count so far
-	InWindow   int           // restarts inside the intensity window (IntensityExceeded)
-	Delay      time.Duration // backoff delay (RestartScheduled)
-	Restarted  bool          // ChildExited: the exit leads to a restart
+	Time       time.Time // from the supervisor's clock
+	Supervisor string    // the supervisor's path, such as "root/db"
+	// Run identifies the supervisor's Serve that reports the event, as
+	// [Info.Run] does: 1 for its first Serve, counting up. A nested
+	// supervisor restarted by its parent reports under a new Run.
+	Run   uint64
+	Child string // the child's ID; empty for supervisor events
+	// Incarnation numbers the child's incarnation the event is about: 1 for
+	// its first start in this Run, counting up with every start (restarts,
+	// RestartChild, a group restart). With Run and Child it names one call
+	// of the child's Serve, so its start, exit, stop or abandonment and
+	// return can be matched. 0 for supervisor events.
+	Incarnation uint64
+	Restart     child.Restart // the child's restart type
+	Err         error         // exit or failure reason; a *child.PanicError for a panic
+	// Returned is, for ChildStopped and AbandonedReturned, what the child's
+	// Serve returned, even when the stop was clean (often context.Canceled)
+	// and Err is nil.
+	Returned  error
+	Restarts  int           // the child's restart count so far (see ChildInfo.Restarts)
+	InWindow  int           // restarts inside the intensity window (IntensityExceeded)
+	Delay     time.Duration // backoff delay (RestartScheduled)
+	Restarted bool          // ChildExited: the exit leads to a restart
 	// Elapsed is, for ChildStarted, the time from the incarnation's launch to
 	// its readiness; for ChildStopped and ChildAbandoned, the time from the
 	// polite stop (context cancelled) to its return or abandonment. Read on
@@ -147,8 +161,10 @@ func (e Event) Context() string {
 func (e Event) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddString("kind", e.Kind.String())
 	enc.AddString("supervisor", e.Supervisor)
+	enc.AddUint64("run", e.Run)
 	if e.Child != "" {
 		enc.AddString("child", e.Child)
+		enc.AddUint64("incarnation", e.Incarnation)
 		enc.AddString("restart", e.Restart.String())
 		enc.AddInt("restarts", e.Restarts)
 	}
@@ -270,9 +286,11 @@ func checkEvent(log *zap.Logger, ev Event) *zapcore.CheckedEntry {
 
 // writeEvent writes ev's fields into its checked log entry.
 func writeEvent(ce *zapcore.CheckedEntry, ev Event) {
-	fields := make([]zap.Field, 0, 8)
+	fields := make([]zap.Field, 0, 10)
+	fields = append(fields, zap.Uint64("run", ev.Run))
 	if ev.Child != "" {
-		fields = append(fields, zap.String("child", ev.Child), zap.Stringer("restart", ev.Restart), zap.Int("restarts", ev.Restarts))
+		fields = append(fields, zap.String("child", ev.Child), zap.Uint64("incarnation", ev.Incarnation),
+			zap.Stringer("restart", ev.Restart), zap.Int("restarts", ev.Restarts))
 	}
 	if c := ev.Context(); c != "" {
 		fields = append(fields, zap.String("context", c))

@@ -19,6 +19,7 @@ type incarnation struct {
 	e               *entry
 	r               *run
 	cancel          context.CancelFunc
+	n               uint64 // its number among its child's incarnations in the run (Event.Incarnation)
 
 	readied atomic.Bool
 
@@ -103,7 +104,8 @@ func (i *incarnation) Path() string { return i.e.path }
 // away on this core while the loop goes back to waiting.
 func (r *run) launch(e *entry) *incarnation {
 	ctx, cancel := context.WithCancel(e.base)
-	inc := &incarnation{Context: ctx, e: e, r: r, cancel: cancel, started: r.clock.Now()}
+	e.incs++
+	inc := &incarnation{Context: ctx, e: e, r: r, cancel: cancel, n: e.incs, started: r.clock.Now()}
 	e.inc = inc
 	if !e.spec.AwaitReady {
 		r.started(e)

@@ -51,7 +51,7 @@ func (r *run) handleExit(e *entry, inc *incarnation, err error) {
 	wanted := e.spec.Restart.ShouldRestart(normal)
 	// Decided after the stop check: nothing restarts once a stop is asked
 	// for, and the event must not say otherwise.
-	ev := r.childEvent(ChildExited, e, err)
+	ev := r.incEvent(ChildExited, inc, err)
 	ev.Restarted = wanted && !r.stopRequested()
 	r.emit(ev)
 	if !wanted {

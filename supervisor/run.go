@@ -26,17 +26,10 @@ type run struct {
 	serveCtx context.Context // Serve's ctx: its end asks for a stop
 	base     context.Context // parent of every incarnation's ctx: serveCtx's values, not its cancellation
 
-	msgs  chan msg      // from incarnations; never closed
-	reqs  chan request  // calls from the API; never closed
-	ready chan struct{} // closed once every child has started
-	done  chan struct{} // closed when Serve returns; senders give up then
-	err   error         // Serve's result; written before done is closed
+	*lifecycle // its ready and done channels, result and stop requests
 
-	stopC    chan struct{} // closed by requestStop
-	stopNote chan struct{} // buffered (1): signalled whenever stopBy moves earlier
-	stopOnce sync.Once
-	stopMu   sync.Mutex
-	stopBy   time.Time // guarded by stopMu: the earliest deadline a Stop caller gave
+	msgs chan msg     // from incarnations; never closed
+	reqs chan request // calls from the API; never closed
 
 	dynMu   sync.Mutex
 	dynSups map[string]*Supervisor // guarded by dynMu: nested supervisors added with StartChild, for Tree
@@ -80,6 +73,7 @@ type entry struct {
 	removed       bool
 	inc           *incarnation // the running incarnation, or nil
 	restarts      int
+	incs          uint64          // incarnations launched in this run: the latest one's number
 	abandoned     int             // abandoned incarnations that have not returned
 	gen           uint64          // bumped to cancel a pending restart
 	seq           uint64          // simple_one_for_one: start order
@@ -94,27 +88,24 @@ type entry struct {
 	parked *pending
 }
 
-func newRun(s *Supervisor, ctx context.Context) *run {
+func newRun(s *Supervisor, ctx context.Context, l *lifecycle) *run {
 	path := child.Path(ctx)
 	if path == "" {
 		path = s.name
 	}
 	r := &run{
-		s:        s,
-		opts:     s.opts,
-		clock:    s.opts.clock,
-		log:      s.opts.logger.With(zap.String("supervisor", path)),
-		path:     path,
-		serveCtx: ctx,
-		base:     runBase(ctx),
-		msgs:     make(chan msg, 64),
-		reqs:     make(chan request),
-		ready:    make(chan struct{}),
-		done:     make(chan struct{}),
-		stopC:    make(chan struct{}),
-		stopNote: make(chan struct{}, 1),
-		byID:     make(map[string]*entry, len(s.specs)),
-		window:   escalation.NewWindow(s.opts.intensity),
+		s:         s,
+		opts:      s.opts,
+		clock:     s.opts.clock,
+		log:       s.opts.logger.With(zap.String("supervisor", path)),
+		path:      path,
+		serveCtx:  ctx,
+		base:      runBase(ctx),
+		lifecycle: l,
+		msgs:      make(chan msg, 64),
+		reqs:      make(chan request),
+		byID:      make(map[string]*entry, len(s.specs)),
+		window:    escalation.NewWindow(s.opts.intensity),
 	}
 	if s.opts.simple {
 		r.template = s.specs[0]
@@ -190,28 +181,6 @@ func (r *run) remove(e *entry) {
 	}
 }
 
-// requestStop asks the loop to stop; deadline, from a Stop caller's context,
-// is wall-clock time, and is read on the supervisor's clock as the time left.
-func (r *run) requestStop(deadline time.Time) {
-	if !deadline.IsZero() {
-		deadline = r.clock.Now().Add(time.Until(deadline))
-	}
-	r.stopMu.Lock()
-	moved := !deadline.IsZero() && (r.stopBy.IsZero() || deadline.Before(r.stopBy))
-	if moved {
-		r.stopBy = deadline
-	}
-	r.stopMu.Unlock()
-	r.stopOnce.Do(func() { close(r.stopC) })
-	if moved {
-		// A wait already under way shortens itself to the new deadline.
-		select {
-		case r.stopNote <- struct{}{}:
-		default:
-		}
-	}
-}
-
 func (r *run) stopRequested() bool {
 	select {
 	case <-r.stopC:
@@ -226,9 +195,7 @@ func (r *run) stopRequested() bool {
 // stopLimit is the time by which the whole shutdown must be over: the earliest
 // of a Stop caller's deadline and the budget the parent gave this supervisor.
 func (r *run) stopLimit() time.Time {
-	r.stopMu.Lock()
-	limit := r.stopBy
-	r.stopMu.Unlock()
+	limit := r.stopDeadline()
 	if d, ok := child.StopDeadline(r.serveCtx); ok && (limit.IsZero() || d.Before(limit)) {
 		limit = d
 	}
@@ -248,7 +215,7 @@ func (r *run) emitSince(ev Event, since time.Time) {
 	if !since.IsZero() {
 		ev.Elapsed = ev.Time.Sub(since)
 	}
-	ev.Supervisor = r.path
+	ev.Supervisor, ev.Run = r.path, r.id
 	if ce != nil {
 		writeEvent(ce, ev)
 	}
@@ -257,8 +224,17 @@ func (r *run) emitSince(ev Event, since time.Time) {
 	}
 }
 
+// childEvent is an event about e's latest incarnation.
 func (r *run) childEvent(kind EventKind, e *entry, err error) Event {
-	return Event{Kind: kind, Child: e.spec.ID, Restart: e.spec.Restart, Restarts: e.restarts, Err: err}
+	return Event{Kind: kind, Child: e.spec.ID, Incarnation: e.incs, Restart: e.spec.Restart, Restarts: e.restarts, Err: err}
+}
+
+// incEvent is an event about the incarnation inc, which may be an older one
+// than its child's latest (an abandoned one returning).
+func (r *run) incEvent(kind EventKind, inc *incarnation, err error) Event {
+	ev := r.childEvent(kind, inc.e, err)
+	ev.Incarnation = inc.n
+	return ev
 }
 
 // serve is the body of Serve: start, loop, shut down.
@@ -351,7 +327,9 @@ func (r *run) handleMsg(m msg) {
 	case inc.abandoned:
 		inc.abandoned = false
 		e.abandoned--
-		r.emit(r.childEvent(AbandonedReturned, e, m.err))
+		ev := r.incEvent(AbandonedReturned, inc, m.err)
+		ev.Returned = m.err
+		r.emit(ev)
 		if p := e.parked; p != nil && e.abandoned == 0 {
 			e.parked = nil
 			p.due = r.clock.Now()

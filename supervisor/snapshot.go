@@ -11,7 +11,10 @@ import (
 
 // Info is a point-in-time view of one supervisor.
 type Info struct {
-	Path      string               // such as "root/db"
+	Path string // such as "root/db"
+	// Run identifies the Serve that answered: 1 for the supervisor's first
+	// Serve, counting up (see Event.Run).
+	Run       uint64
 	Strategy  strategy.Strategy    // its restart strategy
 	Intensity escalation.Intensity // its restart limit
 	InWindow  int                  // restarts inside the current intensity window

@@ -278,8 +278,8 @@ func TestStartIgnore(t *testing.T) {
 }
 
 // a3: cancelling Start's ctx while a child is starting makes Start return the
-// context's error once the children already started are stopped, in reverse
-// order.
+// context's error at once; the children already started are then stopped, in
+// reverse order, and Wait tells when that is over.
 func TestStartContextCancelledDuringStart(t *testing.T) {
 	j := &journal{}
 	a, c := newProbe("a", j), newProbe("c", j)
@@ -298,6 +298,9 @@ func TestStartContextCancelledDuringStart(t *testing.T) {
 	cancel()
 	if err := recv(t, startErr, "Start"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Start returned %v, want context.Canceled", err)
+	}
+	if err := waitSup(t, s); err != nil {
+		t.Fatalf("Wait = %v", err)
 	}
 	wantJournal(t, j, "start a", "start b", "stop b", "stop a")
 	if _, err := s.Children(testCtx(t)); !errors.Is(err, supervisor.ErrNotRunning) {

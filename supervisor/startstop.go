@@ -128,9 +128,7 @@ func (r *run) drainMsgs() {
 
 func (r *run) started(e *entry) {
 	e.state = Running
-	if !r.opts.simple { // OTP logs no progress report for simple_one_for_one instances
-		r.emitSince(r.childEvent(ChildStarted, e, nil), e.inc.started)
-	}
+	r.emitSince(r.childEvent(ChildStarted, e, nil), e.inc.started)
 }
 
 // note records a message that arrived while the loop waited on another
@@ -181,13 +179,18 @@ func (r *run) stopChild(e *entry) error {
 		// It ended by itself before the supervisor got to it (its exit is
 		// still deferred, and will be skipped). OTP reports an abnormal reason
 		// as a shutdown_error; nothing is restarted.
-		var reported error
+		var returned error
 		for _, m := range r.deferred {
-			if m.inc == inc && !child.IsNormal(m.err) {
-				reported = m.err
+			if m.inc == inc {
+				returned = m.err
 			}
 		}
-		r.emit(r.childEvent(ChildStopped, e, reported))
+		ev := r.incEvent(ChildStopped, inc, nil)
+		if !child.IsNormal(returned) {
+			ev.Err = returned
+		}
+		ev.Returned = returned
+		r.emit(ev)
 		return nil
 	}
 	now := r.clock.Now()
@@ -234,7 +237,9 @@ func (r *run) stopped(inc *incarnation, err error, since time.Time) (nested erro
 		nested = err
 		r.keepForStop(nested)
 	}
-	r.emitSince(r.childEvent(ChildStopped, e, cmp.Or(panicOrGoexit(err), nested)), since)
+	ev := r.incEvent(ChildStopped, inc, cmp.Or(panicOrGoexit(err), nested))
+	ev.Returned = err
+	r.emitSince(ev, since)
 	return nested
 }
 
@@ -325,14 +330,14 @@ func (r *run) abandon(incs []*incarnation, w *stopWait, since time.Time) []error
 		e.abandoned++
 		if w.shutdown == child.BrutalKill && !w.cut {
 			// Expected: BrutalKill never waits. Reported without an error.
-			r.emit(r.childEvent(ChildAbandoned, e, nil))
+			r.emit(r.incEvent(ChildAbandoned, inc, nil))
 			continue
 		}
 		if stacks == nil {
 			stacks = takeStacks()
 		}
 		err := &StopTimeoutError{Supervisor: r.path, Child: e.spec.ID, Budget: w.budget(), Deadline: w.cut, Stacks: stacks(e.path)}
-		r.emitSince(r.childEvent(ChildAbandoned, e, err), since)
+		r.emitSince(r.incEvent(ChildAbandoned, inc, err), since)
 		r.keepForStop(err)
 		errs = append(errs, err)
 	}

@@ -1,0 +1,152 @@
+package supervisor_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/supervisor"
+	"github.com/arborgo/arbor/supervisor/supervisortest"
+)
+
+// Issue 10 item 1: the lifecycle exists from New. Ready and Done are
+// channels before Serve begins, so `go s.Serve(ctx); <-s.Ready()` works.
+func TestReadyAndDoneBeforeServe(t *testing.T) {
+	a := newProbe("a", nil)
+	s := mustNew(t, "root", []child.Spec{pspec(a)}, supervisor.WithClock(newClock()))
+	ready, done := s.Ready(), s.Done()
+	if ready == nil || done == nil {
+		t.Fatalf("Ready() = %v, Done() = %v before Serve: want channels", ready, done)
+	}
+	v := serveAsync(t, s)
+	recv(t, ready, "Ready")
+	select {
+	case <-done:
+		t.Fatal("Done closed while Serve runs")
+	default:
+	}
+	v.cancel()
+	recv(t, done, "Done")
+	if err := v.wait(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Issue 10 item 1: a Stop before Serve begins is not lost: that Serve starts
+// nothing and returns at once. It does not carry over to a later Serve.
+func TestStopBeforeServeLatches(t *testing.T) {
+	j := &journal{}
+	a := newProbe("a", j)
+	rec := supervisortest.NewRecorder()
+	s := mustNew(t, "root", []child.Spec{pspec(a)}, supervisor.WithClock(newClock()), supervisor.WithHook(rec.Hook()))
+	if err := s.Stop(testCtx(t)); err != nil {
+		t.Fatalf("Stop before Serve = %v", err)
+	}
+	if err := s.Serve(testCtx(t)); err != nil {
+		t.Fatalf("Serve after Stop = %v, want nil at once", err)
+	}
+	if got := j.get(); len(got) != 0 {
+		t.Fatalf("journal %q: Serve started children after a Stop", got)
+	}
+	recv(t, s.Done(), "Done of the stopped run")
+	// A later Serve is a new run, not stopped by the earlier Stop.
+	startT(t, s)
+	a.waitStart(t, 1)
+	info, err := s.Info(testCtx(t))
+	if err != nil || info.Run != 2 || info.Stopping {
+		t.Fatalf("Info of the second Serve = %+v, %v; want run 2, not stopping", info, err)
+	}
+	if ev := waitEvent(t, rec, supervisor.ChildStarted, "a", 1); ev.Run != 2 || ev.Incarnation != 1 {
+		t.Fatalf("child_started: run %d incarnation %d, want run 2 incarnation 1", ev.Run, ev.Incarnation)
+	}
+}
+
+// Issue 10 item 1: Wait called before Serve waits for that Serve, instead of
+// returning nil at once.
+func TestWaitBeforeServeWaitsForIt(t *testing.T) {
+	s := mustNew(t, "root", []child.Spec{pspec(newProbe("a", nil))}, supervisor.WithClock(newClock()))
+	waited := make(chan error, 1)
+	// Ends when the Serve below returns.
+	go func() { waited <- s.Wait() }()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	// Ends when ctx is cancelled below.
+	go func() { served <- s.Serve(ctx) }()
+	recv(t, s.Ready(), "Ready")
+	select {
+	case err := <-waited:
+		t.Fatalf("Wait returned %v while Serve runs", err)
+	default:
+	}
+	cancel()
+	if err := recv(t, served, "Serve"); err != nil {
+		t.Fatal(err)
+	}
+	if err := recv(t, waited, "Wait"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Issue 10 item 2: Start returns once its ctx is done, without waiting for
+// the children already started to stop.
+func TestStartReturnsOnceCtxDone(t *testing.T) {
+	a := newStubborn(t, "a", nil)
+	bStarted := make(chan struct{}, 1)
+	s := mustNew(t, "root", []child.Spec{
+		{ID: "a", Service: a, AwaitReady: true, Shutdown: child.Infinity},
+		{ID: "b", Service: neverReady("b", &journal{}, bStarted), AwaitReady: true, StartTimeout: child.Infinity},
+	}, supervisor.WithClock(newClock()))
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan error, 1)
+	// Ends when Start returns, after the cancel below.
+	go func() { started <- s.Start(ctx) }()
+	recv(t, bStarted, "b to start")
+	cancel()
+	if err := recv(t, started, "Start"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Start = %v, want context.Canceled while a is still stopping", err)
+	}
+	recv(t, a.cancelled, "a to be stopped")
+	a.free()
+	if err := waitSup(t, s); err != nil {
+		t.Fatalf("Wait = %v", err)
+	}
+}
+
+// Issue 10 item 11: child events carry the run and the incarnation, so an
+// exit, a stop and a start can be matched; ChildStopped keeps what the child
+// returned; simple_one_for_one instances report their start.
+func TestEventsCarryRunAndIncarnation(t *testing.T) {
+	a := newProbe("a", nil)
+	rec := supervisortest.NewRecorder()
+	s := mustNew(t, "root", []child.Spec{pspec(a)}, supervisor.WithClock(newClock()), supervisor.WithHook(rec.Hook()))
+	startT(t, s)
+	a.crash(t, errBoom)
+	a.waitStart(t, 2)
+	if err := s.TerminateChild(testCtx(t), "a"); err != nil {
+		t.Fatal(err)
+	}
+	exited := waitEvent(t, rec, supervisor.ChildExited, "a", 1)
+	second := waitEvent(t, rec, supervisor.ChildStarted, "a", 2)
+	stopped := waitEvent(t, rec, supervisor.ChildStopped, "a", 1)
+	if exited.Incarnation != 1 || second.Incarnation != 2 || stopped.Incarnation != 2 {
+		t.Fatalf("incarnations: exited %d, started %d, stopped %d; want 1, 2, 2", exited.Incarnation, second.Incarnation, stopped.Incarnation)
+	}
+	if exited.Run != 1 || stopped.Run != 1 {
+		t.Fatalf("runs %d, %d; want 1", exited.Run, stopped.Run)
+	}
+	if stopped.Err != nil || !errors.Is(stopped.Returned, context.Canceled) {
+		t.Fatalf("child_stopped: Err %v, Returned %v; want a clean stop that kept context.Canceled", stopped.Err, stopped.Returned)
+	}
+
+	prec := supervisortest.NewRecorder()
+	p := newSimple(t, child.Spec{ID: "w"}, func(ctx context.Context, _ string) error { <-ctx.Done(); return nil },
+		supervisor.WithClock(newClock()), supervisor.WithHook(prec.Hook()))
+	h, err := p.StartChild(testCtx(t), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := waitEvent(t, prec, supervisor.ChildStarted, h.ID(), 1); ev.Incarnation != 1 {
+		t.Fatalf("instance child_started: %+v", ev)
+	}
+}
