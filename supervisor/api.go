@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -145,13 +146,25 @@ func (s *Supervisor) call(ctx context.Context, req request) (response, error) {
 	if r == nil {
 		return response{}, s.idleErr()
 	}
+	resp, err := r.call(ctx, req)
+	if err == errRunOver {
+		err = ErrNotRunning
+	}
+	return resp, err
+}
+
+// errRunOver is run.call's error when the run ended before taking the call.
+var errRunOver = errors.New("supervisor: run over")
+
+// call sends req to the run r and waits for the reply.
+func (r *run) call(ctx context.Context, req request) (response, error) {
 	req.caller = callerOf(ctx)
 	req.reply = replies.Get().(chan response)
 	select {
 	case r.reqs <- req:
 	case <-r.done:
 		replies.Put(req.reply)
-		return response{}, ErrNotRunning
+		return response{}, errRunOver
 	case <-ctx.Done():
 		replies.Put(req.reply)
 		return response{}, ctx.Err()

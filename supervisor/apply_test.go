@@ -119,3 +119,35 @@ func TestApplyReportsFailedStart(t *testing.T) {
 	}
 	wantStates(t, sup, "a=running", "bad=stopped")
 }
+
+// Issue 10 item 3: an Apply racing the beginning of a Serve is never lost:
+// either the Serve starts from the new configuration, or the Apply reaches
+// the running Serve. Whether a Serve runs is decided under the lock that
+// begins one.
+func TestApplyRacingServeIsNotLost(t *testing.T) {
+	for i := range 300 {
+		a, b := newProbe("a", nil), newProbe("b", nil)
+		sup := mustNew(t, "root", []child.Spec{pspec(a)}, supervisor.WithClock(newClock()))
+		cfg := sup.Config()
+		cfg.Children = append(cfg.Children, pspec(b))
+		applied := make(chan error, 1)
+		// Ends when Apply returns: at once, or once the Serve below takes it.
+		go func() { _, err := sup.Apply(testCtx(t), cfg); applied <- err }()
+		ctx, cancel := context.WithCancel(context.Background())
+		served := make(chan error, 1)
+		// Ends when ctx is cancelled below.
+		go func() { served <- sup.Serve(ctx) }()
+		if err := recv(t, applied, "Apply"); err != nil {
+			t.Fatalf("iteration %d: Apply = %v", i, err)
+		}
+		recv(t, sup.Ready(), "Ready")
+		infos, err := sup.Children(testCtx(t))
+		cancel()
+		if serr := recv(t, served, "Serve"); serr != nil {
+			t.Fatal(serr)
+		}
+		if err != nil || len(infos) != 2 {
+			t.Fatalf("iteration %d: running children %v (%v), want a and b: the Apply was lost", i, states(infos), err)
+		}
+	}
+}

@@ -97,18 +97,28 @@ func (s *Supervisor) Apply(ctx context.Context, cfg Config) (Changes, error) {
 	if o.simple && len(checked) != 1 {
 		return Changes{}, fmt.Errorf("%w: a simple_one_for_one supervisor has exactly one template spec, got %d", ErrInvalidOption, len(checked))
 	}
-	resp, err := s.call(ctx, request{op: opApply, apply: &applyReq{specs: checked, opts: o}})
-	if errors.Is(err, ErrNotRunning) {
-		// Not serving: the next Serve starts from the new configuration.
+	req := request{op: opApply, apply: &applyReq{specs: checked, opts: o}}
+	for {
+		// Whether a Serve runs is decided under the lock that begins one, so
+		// a Serve cannot begin between the decision and the write.
 		s.mu.Lock()
-		ch := diffSpecs(s.specs, checked)
-		ch.Flags = flagsDiffer(s.opts, o)
-		s.specs, s.opts = checked, o
+		r := s.cur
+		if r == nil {
+			// Not serving: the next Serve starts from the new configuration.
+			ch := diffSpecs(s.specs, checked)
+			ch.Flags = flagsDiffer(s.opts, o)
+			s.specs, s.opts = checked, o
+			s.mu.Unlock()
+			return ch, nil
+		}
 		s.mu.Unlock()
-		return ch, nil
+		resp, err := r.call(ctx, req)
+		if err == errRunOver {
+			continue // it ended before taking the call: decide again
+		}
+		changes, _ := resp.val.(Changes)
+		return changes, err
 	}
-	changes, _ := resp.val.(Changes)
-	return changes, err
 }
 
 type applyReq struct {
