@@ -35,6 +35,12 @@ func control(ctx context.Context) Control {
 // [Spec.AwaitReady] must call it; for other children it does nothing. It is
 // safe to call more than once and from any goroutine. Outside a supervisor it
 // does nothing.
+//
+// The first call returns once the supervisor has taken the readiness in (or
+// ctx is done, or the supervisor has stopped): from then on the supervisor
+// no longer waits on this child, so a call the child makes next to its
+// supervisor, with ctx, is not refused as coming from the child being
+// waited on.
 func Ready(ctx context.Context) {
 	if c := control(ctx); c != nil {
 		c.Ready()

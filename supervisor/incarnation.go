@@ -40,6 +40,7 @@ type msg struct {
 	inc  *incarnation
 	exit bool
 	err  error
+	ack  chan struct{} // a ready: closed by the loop once it has taken the ready in
 }
 
 // controlMark is the [child.Control] installed once per run below every
@@ -79,12 +80,23 @@ func (i *incarnation) String() string {
 	return fmt.Sprint(i.Context) + ".WithValue(child.controlKey, " + i.e.path + ")"
 }
 
+// Ready tells the loop and returns once the loop has taken it in: from then
+// on the supervisor no longer waits on this child, so a call the child makes
+// next is not refused with ErrBusyWithCaller. The wait is bounded by the
+// incarnation's context (a stop) and the run's end.
 func (i *incarnation) Ready() {
 	if !i.e.spec.AwaitReady || !i.readied.CompareAndSwap(false, true) {
 		return
 	}
+	ack := make(chan struct{})
 	select {
-	case i.r.msgs <- msg{inc: i}:
+	case i.r.msgs <- msg{inc: i, ack: ack}:
+	case <-i.r.done:
+		return
+	}
+	select {
+	case <-ack:
+	case <-i.Done():
 	case <-i.r.done:
 	}
 }

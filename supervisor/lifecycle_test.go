@@ -150,3 +150,28 @@ func TestEventsCarryRunAndIncarnation(t *testing.T) {
 		t.Fatalf("instance child_started: %+v", ev)
 	}
 }
+
+// Issue 10 item 4: once child.Ready returns, the supervisor no longer waits
+// on the child, so the child's next call, made with its own context, is not
+// refused with ErrBusyWithCaller.
+func TestCallRightAfterReadyIsNotBusy(t *testing.T) {
+	for i := range 50 {
+		var s *supervisor.Supervisor
+		res := make(chan error, 1)
+		a := child.Func(func(ctx context.Context) error {
+			child.Ready(ctx)
+			res <- s.StartChild(ctx, child.Spec{ID: "x", Service: child.Func(func(ctx context.Context) error { <-ctx.Done(); return nil })})
+			<-ctx.Done()
+			return nil
+		})
+		s = mustNew(t, "root", []child.Spec{{ID: "a", Service: a, AwaitReady: true}}, supervisor.WithClock(newClock()))
+		v := serveAsync(t, s)
+		if err := recv(t, res, "a's StartChild"); err != nil {
+			t.Fatalf("iteration %d: StartChild right after Ready = %v", i, err)
+		}
+		v.cancel()
+		if err := v.wait(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -318,7 +318,8 @@ func (r *run) loop() {
 
 func (r *run) handleMsg(m msg) {
 	if !m.exit {
-		return // a late ready from an incarnation no longer awaited
+		close(m.ack) // a late ready from an incarnation no longer awaited
+		return
 	}
 	inc := m.inc
 	inc.exited = true

@@ -75,6 +75,7 @@ func (r *run) startChild(e *entry) error {
 			}
 			if !m.exit {
 				r.started(e)
+				close(m.ack) // child.Ready returns: the wait on it is over
 				return nil
 			}
 			inc.exited, inc.handled = true, true
@@ -137,7 +138,9 @@ func (r *run) note(m msg) {
 	if m.exit {
 		m.inc.exited = true
 		r.deferred = append(r.deferred, m)
+		return
 	}
+	close(m.ack) // a ready nobody awaits any more: taken in all the same
 }
 
 // handleReqWhileBusy handles a call that arrives while the loop waits on one
