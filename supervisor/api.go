@@ -122,10 +122,12 @@ type request struct {
 	id     string
 	spec   child.Spec
 	apply  *applyReq
-	svc    child.Service // opStartInstance
-	handle bool          // opTerminate: id comes from a Handle
-	caller *incarnation  // the incarnation making the call, if it passed its context
-	reply  chan response // buffered (1): the loop never blocks replying
+	svc    child.Service   // opStartInstance
+	seq    uint64          // opStartInstance: the instance's number (its ID is in id)
+	ctx    context.Context // opStartInstance: the caller's, which bounds the start
+	handle bool            // opTerminate: id comes from a Handle
+	caller *incarnation    // the incarnation making the call, if it passed its context
+	reply  chan response   // buffered (1): the loop never blocks replying
 }
 
 // response is small, so that the frequent calls, which answer with an error

@@ -41,7 +41,7 @@ func (r *run) handleReq(q request) {
 	case opChildren:
 		resp.val = r.childInfos()
 	case opStartInstance:
-		resp.id, resp.err = r.apiStartInstance(q.svc)
+		resp.id, resp.err = r.apiStartInstance(q)
 	case opInfo:
 		info := Info{
 			Path:      r.path,

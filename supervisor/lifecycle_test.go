@@ -175,3 +175,53 @@ func TestCallRightAfterReadyIsNotBusy(t *testing.T) {
 		}
 	}
 }
+
+// Issue 10 item 5: a Simple.StartChild whose ctx ends during the instance's
+// start stops the instance and returns ctx.Err() with the instance's Handle.
+func TestSimpleStartChildCtxEndsDuringStart(t *testing.T) {
+	starting := make(chan struct{}, 1)
+	p := newSimple(t, child.Spec{ID: "w", AwaitReady: true, StartTimeout: child.Infinity},
+		func(ctx context.Context, _ string) error {
+			starting <- struct{}{}
+			<-ctx.Done() // never ready
+			return nil
+		}, supervisor.WithClock(newClock()))
+	ctx, cancel := context.WithCancel(context.Background())
+	type result struct {
+		h   supervisor.Handle
+		err error
+	}
+	res := make(chan result, 1)
+	// Ends when StartChild returns, after the cancel below.
+	go func() { h, err := p.StartChild(ctx, "x"); res <- result{h, err} }()
+	recv(t, starting, "the instance to start")
+	cancel()
+	r := recv(t, res, "StartChild")
+	if !errors.Is(r.err, context.Canceled) || r.h.IsZero() {
+		t.Fatalf("StartChild = %q, %v; want the instance's Handle and context.Canceled", r.h.ID(), r.err)
+	}
+	settle2(t, p.Supervisor)
+	if infos := children(t, p.Supervisor); len(infos) != 0 {
+		t.Fatalf("children %v after the caller gave up, want none", states(infos))
+	}
+	if err := p.TerminateChild(testCtx(t), r.h); err != nil {
+		t.Fatalf("TerminateChild of the stopped instance = %v", err)
+	}
+	// A call whose ctx has already ended starts nothing.
+	h, err := p.StartChild(ctx, "y")
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("StartChild with a done ctx = %q, %v", h.ID(), err)
+	}
+	if infos := children(t, p.Supervisor); len(infos) != 0 {
+		t.Fatalf("children %v, want none", states(infos))
+	}
+}
+
+// settle2 waits until a simple_one_for_one supervisor has finished what it
+// was doing: a mutating call is handled only between starts and stops.
+func settle2(t *testing.T, s *supervisor.Supervisor) {
+	t.Helper()
+	if err := s.DeleteChild(testCtx(t), "x"); !errors.Is(err, supervisor.ErrSimpleOneForOne) {
+		t.Fatalf("settle: DeleteChild = %v", err)
+	}
+}

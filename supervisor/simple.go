@@ -86,10 +86,28 @@ func NewSimple[A any](name string, template child.Spec, start func(ctx context.C
 // template's started handshake, and returns its handle. It returns a zero
 // Handle and nil if the instance declined to start (child.ErrIgnore); nothing
 // is kept then. A failed start returns a [*StartError] and keeps nothing.
+//
+// ctx bounds the call, the start included. If ctx ends first, StartChild
+// returns ctx.Err() together with the Handle the instance has or would have
+// had. The supervisor starts no instance for a call whose ctx has ended, and
+// stops an instance whose start the ctx interrupted; only a start that
+// completed as ctx ended can leave the instance running, so a caller that
+// must be sure calls TerminateChild with that Handle (which does nothing for
+// an instance that never started or has ended).
 func (p *Simple[A]) StartChild(ctx context.Context, arg A) (Handle, error) {
+	if p.Supervisor == nil || p.unbuilt() {
+		return Handle{}, ErrNotBuilt
+	}
 	start := p.start
 	svc := child.Func(func(ctx context.Context) error { return start(ctx, arg) })
-	resp, err := p.call(ctx, request{op: opStartInstance, svc: svc})
+	n := p.instances.Add(1) // unique across Serves, so an old Handle never names a new instance
+	p.mu.Lock()
+	id := p.specs[0].ID + "#" + strconv.FormatUint(n, 10)
+	p.mu.Unlock()
+	resp, err := p.call(ctx, request{op: opStartInstance, svc: svc, id: id, seq: n, ctx: ctx})
+	if ctxErr := ctx.Err(); ctxErr != nil && err == ctxErr {
+		return Handle{id: id, sup: p.Supervisor}, err
+	}
 	if err != nil || resp.id == "" {
 		return Handle{}, err
 	}
@@ -110,25 +128,30 @@ func (p *Simple[A]) TerminateChild(ctx context.Context, h Handle) error {
 	return err
 }
 
-func (r *run) apiStartInstance(svc child.Service) (string, error) {
-	n := r.s.instances.Add(1) // unique across Serves, so an old Handle never names a new instance
+func (r *run) apiStartInstance(q request) (string, error) {
+	if err := q.ctx.Err(); err != nil {
+		return "", err // the caller has gone: nothing to start for it
+	}
 	sp := r.template
-	sp.ID = r.template.ID + "#" + strconv.FormatUint(n, 10)
-	sp.Service = svc
+	sp.ID = q.id
+	sp.Service = q.svc
 	e := newOwnEntry(sp)
-	e.path, e.state, e.seq = r.path+"/"+sp.ID, Stopped, n
+	e.path, e.state, e.seq = r.path+"/"+sp.ID, Stopped, q.seq
 	e.base = labelled(r.base, e.path)
 	if r.opts.newBackoff != nil {
 		e.backoff = r.opts.newBackoff()
 	}
 	r.byID[sp.ID] = e
-	err := r.startChild(e)
+	err := r.startChildUntil(e, q.ctx.Done())
 	switch {
 	case err == nil:
 		return sp.ID, nil
 	case errors.Is(err, errIgnored):
 		r.remove(e)
 		return "", nil
+	case errors.Is(err, errCallerGone):
+		r.remove(e)
+		return "", q.ctx.Err()
 	default:
 		r.remove(e)
 		return "", &StartError{Supervisor: r.path, Child: sp.ID, Err: err}

@@ -50,7 +50,15 @@ func (r *run) startBudget(e *entry) (time.Duration, bool) {
 // readiness. It returns nil once started, errIgnored if the child declined,
 // ErrStopping if a stop arrived meanwhile, or the reason the start failed.
 // Meanwhile other exits are deferred and read-only calls answered.
-func (r *run) startChild(e *entry) error {
+func (r *run) startChild(e *entry) error { return r.startChildUntil(e, nil) }
+
+// errCallerGone is startChildUntil's result when the caller's ctx ended
+// during the start; the child has been stopped.
+var errCallerGone = errors.New("caller gone")
+
+// startChildUntil is startChild that also gives up when gone is closed (the
+// caller's ctx ended): it then stops the child and returns errCallerGone.
+func (r *run) startChildUntil(e *entry, gone <-chan struct{}) error {
 	if r.stopRequested() {
 		return ErrStopping // nothing is launched once a stop is asked for
 	}
@@ -101,6 +109,10 @@ func (r *run) startChild(e *entry) error {
 			return r.stopWhileStarting(e)
 		case <-r.serveCtx.Done():
 			return r.stopWhileStarting(e)
+		case <-gone:
+			r.drainMsgs()
+			_ = r.stopChild(e) // an abandoned child is reported by its event
+			return errCallerGone
 		}
 	}
 }
