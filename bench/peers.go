@@ -84,7 +84,7 @@ func (h *sutureHook) check() error {
 }
 
 // floorPanic is what the floor keeps of a recovered panic: the value and the
-// program counters, the same capture child.Run makes.
+// program counters, the same capture the supervisor makes.
 type floorPanic struct {
 	value any
 	pcs   []uintptr

@@ -3,32 +3,9 @@ package child
 import (
 	"context"
 	"time"
+
+	"github.com/arborgo/arbor/internal/control"
 )
-
-// Control is what a runner, normally a supervisor, installs in each
-// incarnation's context with [WithControl], so that the child can talk back to
-// it through the functions of this package.
-type Control interface {
-	// Ready marks the incarnation ready. Calls after the first do nothing.
-	Ready()
-	// StopDeadline returns when the incarnation's shutdown budget runs out, and
-	// false if it has not been asked to stop or its budget is unbounded.
-	StopDeadline() (time.Time, bool)
-	// Path returns the incarnation's place in its tree, such as "root/db/pool".
-	Path() string
-}
-
-type controlKey struct{}
-
-// WithControl returns a copy of ctx carrying c.
-func WithControl(ctx context.Context, c Control) context.Context {
-	return context.WithValue(ctx, controlKey{}, c)
-}
-
-func control(ctx context.Context) Control {
-	c, _ := ctx.Value(controlKey{}).(Control)
-	return c
-}
 
 // Ready tells the supervisor that the child running with ctx has finished
 // starting, so its next sibling may start. A child whose spec sets
@@ -42,7 +19,7 @@ func control(ctx context.Context) Control {
 // supervisor, with ctx, is not refused as coming from the child being
 // waited on.
 func Ready(ctx context.Context) {
-	if c := control(ctx); c != nil {
+	if c := control.From(ctx); c != nil {
 		c.Ready()
 	}
 }
@@ -52,7 +29,7 @@ func Ready(ctx context.Context) {
 // ctx. It returns false before that, for an unbounded budget, and outside a
 // supervisor. A child uses it to drain within its budget.
 func StopDeadline(ctx context.Context) (time.Time, bool) {
-	if c := control(ctx); c != nil {
+	if c := control.From(ctx); c != nil {
 		return c.StopDeadline()
 	}
 	return time.Time{}, false
@@ -61,7 +38,7 @@ func StopDeadline(ctx context.Context) (time.Time, bool) {
 // Path returns the tree path of the child running with ctx, such as
 // "root/db/pool", or "" outside a supervisor.
 func Path(ctx context.Context) string {
-	if c := control(ctx); c != nil {
+	if c := control.From(ctx); c != nil {
 		return c.Path()
 	}
 	return ""

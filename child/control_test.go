@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/internal/control"
+	"github.com/arborgo/arbor/internal/runner"
 )
 
 // fakeControl records the calls a child makes through the package functions.
@@ -39,7 +41,7 @@ func TestControlWithout(t *testing.T) {
 	for name, ctx := range map[string]context.Context{
 		"background":  context.Background(),
 		"with value":  context.WithValue(context.Background(), key{}, "v"),
-		"nil control": child.WithControl(context.Background(), nil),
+		"nil control": control.With(context.Background(), nil),
 	} {
 		t.Run(name, func(t *testing.T) {
 			child.Ready(ctx) // must not panic
@@ -67,7 +69,7 @@ func TestControlWith(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			base := child.WithControl(context.Background(), tt.fake)
+			base := control.With(context.Background(), tt.fake)
 			// The control is found through derived contexts too.
 			ctx, cancel := context.WithCancel(base)
 			defer cancel()
@@ -90,7 +92,7 @@ func TestControlWith(t *testing.T) {
 func TestControlInnermostWins(t *testing.T) {
 	outer := &fakeControl{path: "root"}
 	inner := &fakeControl{path: "root/sub"}
-	ctx := child.WithControl(child.WithControl(context.Background(), outer), inner)
+	ctx := control.With(control.With(context.Background(), outer), inner)
 	child.Ready(ctx)
 	if got := child.Path(ctx); got != "root/sub" {
 		t.Errorf("Path = %q, want root/sub", got)
@@ -104,9 +106,9 @@ func TestControlInnermostWins(t *testing.T) {
 // another goroutine, as a supervisor would use them.
 func TestControlFromServe(t *testing.T) {
 	fake := &fakeControl{path: "root/w"}
-	ctx := child.WithControl(context.Background(), fake)
+	ctx := control.With(context.Background(), fake)
 	done := make(chan error, 1)
-	go child.Run(ctx, child.Func(func(ctx context.Context) error {
+	go runner.Run(ctx, child.Func(func(ctx context.Context) error {
 		child.Ready(ctx)
 		if child.Path(ctx) != "root/w" {
 			return child.Shutdownf("wrong path %q", child.Path(ctx))

@@ -1,7 +1,7 @@
 // Package child is the contract between a supervisor and one of its children.
 //
 // It is the vocabulary every other arbor package shares, and it imports only the
-// standard library.
+// standard library (and arbor's internal plumbing, which is not part of its API).
 //
 // # Services and incarnations
 //
@@ -24,8 +24,8 @@
 //
 // # Why a child exited
 //
-// [Run] turns a panic into a [*PanicError] (value plus program counters, formatted
-// on demand) and a runtime.Goexit into [ErrGoexit]. A nil return, or an error
+// The supervisor turns a panic into a [*PanicError] (value plus program
+// counters, formatted on demand) and a runtime.Goexit into [ErrGoexit]. A nil return, or an error
 // wrapping [ErrShutdown], is a normal exit ([IsNormal]); anything else is
 // abnormal. Whether an exit leads to a restart depends on the [Restart] type:
 // [Permanent] children are always restarted, [Transient] ones only after an

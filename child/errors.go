@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+
+	"github.com/arborgo/arbor/internal/runner"
 )
 
 var (
@@ -18,7 +20,7 @@ var (
 	ErrIgnore = errors.New("child: start ignored")
 
 	// ErrGoexit is the exit reason of a child that called runtime.Goexit.
-	ErrGoexit = errors.New("child: runtime.Goexit called")
+	ErrGoexit = runner.ErrGoexit
 
 	// ErrInvalidSpec matches every [*SpecError].
 	ErrInvalidSpec = errors.New("child: invalid spec")
@@ -133,9 +135,13 @@ type PanicError struct {
 	pcs   []uintptr
 }
 
-// NewPanicError captures the caller's stack for value, skipping skip frames
-// above its caller. [Run] uses it from its deferred recover.
-func NewPanicError(value any, skip int) *PanicError {
+func init() {
+	runner.NewPanic = func(value any, skip int) error { return newPanicError(value, skip+1) }
+}
+
+// newPanicError captures the caller's stack for value, skipping skip frames
+// above its caller. The runner uses it from its deferred recover.
+func newPanicError(value any, skip int) *PanicError {
 	var buf [64]uintptr
 	n := runtime.Callers(skip+2, buf[:])
 	pcs := make([]uintptr, n)

@@ -9,36 +9,16 @@ import (
 	"github.com/arborgo/arbor/child"
 )
 
-// Run contains a panicking child: the panic becomes a *child.PanicError that
-// carries the value, and the exit counts as abnormal.
-func ExampleRun() {
-	svc := child.Func(func(ctx context.Context) error {
-		panic("connection pool exhausted")
-	})
-	child.Run(context.Background(), svc, func(err error) {
-		var pe *child.PanicError
-		if errors.As(err, &pe) {
-			fmt.Println("panic value:", pe.Value)
-		}
-		fmt.Println("normal exit:", child.IsNormal(err))
-		fmt.Println("transient restarted:", child.Transient.ShouldRestart(child.IsNormal(err)))
-	})
-	// Output:
-	// panic value: connection pool exhausted
-	// normal exit: false
-	// transient restarted: true
-}
-
-// A returned error reaches the exit callback unchanged.
+// Func adapts a plain function to a Service, as http.HandlerFunc does; its
+// result is the incarnation's exit reason, classified by IsNormal.
 func ExampleFunc() {
 	svc := child.Func(func(ctx context.Context) error {
 		return errors.New("disk full")
 	})
-	child.Run(context.Background(), svc, func(err error) {
-		fmt.Println(err)
-	})
+	err := svc.Serve(context.Background())
+	fmt.Println(err, "normal:", child.IsNormal(err))
 	// Output:
-	// disk full
+	// disk full normal: false
 }
 
 func ExampleSpec_Validate() {

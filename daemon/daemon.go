@@ -14,7 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/internal/control"
 	"github.com/arborgo/arbor/internal/goroutines"
 	"github.com/arborgo/arbor/supervisor"
 )
@@ -98,7 +98,7 @@ func (d *runner) run(ctx context.Context) int {
 	// under its parent's: the root reports ready to it, and reads from it the
 	// deadline of the whole shutdown. Only ctx's values are passed on: its
 	// end is turned into a stop request below, after the deadline is set.
-	serveCtx, cancelServe := context.WithCancel(child.WithControl(context.WithoutCancel(ctx), d.ctl))
+	serveCtx, cancelServe := context.WithCancel(control.With(context.WithoutCancel(ctx), d.ctl))
 	defer cancelServe()
 	d.served = make(chan error, 1)
 	// Ends when Serve returns: after the shutdown, a failed start, or the root
@@ -317,7 +317,7 @@ func stopTimeouts(err error, out []*supervisor.StopTimeoutError) []*supervisor.S
 	return out
 }
 
-// rootControl is the child.Control the root supervisor runs under: Run plays
+// rootControl is the control.Control the root supervisor runs under: Run plays
 // the part of its parent.
 type rootControl struct {
 	path   string
@@ -326,7 +326,7 @@ type rootControl struct {
 	stopBy atomic.Int64 // UnixNano of the shutdown deadline; 0 before the shutdown
 }
 
-var _ child.Control = (*rootControl)(nil)
+var _ control.Control = (*rootControl)(nil)
 
 func newRootControl(path string) *rootControl {
 	return &rootControl{path: path, ready: make(chan struct{})}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/escalation"
+	"github.com/arborgo/arbor/internal/runner"
 	"github.com/arborgo/arbor/prom"
 	"github.com/arborgo/arbor/supervisor"
 	"github.com/arborgo/arbor/supervisor/supervisortest"
@@ -436,12 +437,12 @@ func TestReason(t *testing.T) {
 		{"error", exited(errBoom, true), prom.ReasonError},
 		{"context canceled", exited(context.Canceled, true), prom.ReasonError},
 		{"goexit", exited(child.ErrGoexit, true), prom.ReasonError},
-		{"panic", exited(child.NewPanicError("x", 0), true), prom.ReasonPanic},
-		{"panic with shutdown value", exited(child.NewPanicError(child.ErrShutdown, 0), true), prom.ReasonPanic},
-		{"wrapped panic", exited(fmt.Errorf("w: %w", child.NewPanicError("x", 0)), true), prom.ReasonPanic},
+		{"panic", exited(panicErr("x"), true), prom.ReasonPanic},
+		{"panic with shutdown value", exited(panicErr(child.ErrShutdown), true), prom.ReasonPanic},
+		{"wrapped panic", exited(fmt.Errorf("w: %w", panicErr("x")), true), prom.ReasonPanic},
 		{"not restarted", exited(errBoom, false), ""},
 		{"start error", failed(errBoom), prom.ReasonStartError},
-		{"start panic", failed(fmt.Errorf("exited before it was ready: %w", child.NewPanicError("x", 0))), prom.ReasonStartError},
+		{"start panic", failed(fmt.Errorf("exited before it was ready: %w", panicErr("x"))), prom.ReasonStartError},
 		{"start timeout", failed(supervisor.ErrStartTimeout), prom.ReasonTimeout},
 		{"wrapped start timeout", failed(&supervisor.StartError{Err: supervisor.ErrStartTimeout}), prom.ReasonTimeout},
 		{"abandoned", supervisor.Event{Kind: supervisor.ChildAbandoned, Err: errBoom}, ""},
@@ -503,3 +504,7 @@ func TestInvalidLabelValue(t *testing.T) {
 		t.Errorf("gathered %v, want arbor_supervisor_intensity_exceeded_total among them", names)
 	}
 }
+
+// panicErr is the *child.PanicError a supervisor reports for a panic with
+// value v.
+func panicErr(v any) *child.PanicError { return runner.NewPanic(v, 0).(*child.PanicError) }

@@ -7,11 +7,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/internal/control"
+	"github.com/arborgo/arbor/internal/runner"
 )
 
 // incarnation is one call of a child's Serve. It is both the context Serve
-// gets and the child's [child.Control]: it wraps its own cancellable context
+// gets and the child's control.Control: it wraps its own cancellable context
 // and answers the control lookup with itself (see Value), which saves a
 // context.WithValue per incarnation.
 type incarnation struct {
@@ -33,7 +34,7 @@ type incarnation struct {
 	stopBy atomic.Int64 // UnixNano of the stop deadline; 0 while not stopping or unbounded
 }
 
-var _ child.Control = (*incarnation)(nil)
+var _ control.Control = (*incarnation)(nil)
 
 // msg is what an incarnation tells the loop: it is ready, or it exited with err.
 type msg struct {
@@ -43,14 +44,14 @@ type msg struct {
 	ack  chan struct{} // a ready: closed by the loop once it has taken the ready in
 }
 
-// controlMark is the [child.Control] installed once per run below every
+// controlMark is the control.Control installed once per run below every
 // entry's context (see runBase). An incarnation's Value replaces it with the
 // incarnation itself, so that the control found from an incarnation's context,
 // or from any context derived from it, is always that incarnation's. Nothing
 // else reaches it: the run's base context is only ever the parent of
 // incarnations. Should it be reached anyway, it behaves as "outside a
 // supervisor".
-var controlMark child.Control = &markControl{}
+var controlMark control.Control = &markControl{}
 
 type markControl struct{}
 
@@ -77,7 +78,7 @@ func (i *incarnation) Value(key any) any {
 
 // String describes the context as the context package would.
 func (i *incarnation) String() string {
-	return fmt.Sprint(i.Context) + ".WithValue(child.controlKey, " + i.e.path + ")"
+	return fmt.Sprint(i.Context) + ".WithValue(control, " + i.e.path + ")"
 }
 
 // Ready tells the loop and returns once the loop has taken it in: from then
@@ -132,10 +133,10 @@ func (r *run) launch(e *entry) *incarnation {
 func (i *incarnation) run() {
 	pprof.SetGoroutineLabels(i)
 	if i.r.opts.crashOnPanic {
-		runCrashing(i, i.e.spec.Service, i.exit)
+		runner.RunCrashing(i, i.e.spec.Service, i.exit)
 		return
 	}
-	child.Run(i, i.e.spec.Service, i.exit)
+	runner.Run(i, i.e.spec.Service, i.exit)
 }
 
 // exit reports the incarnation's end to the loop.
@@ -148,19 +149,4 @@ func (i *incarnation) exit(err error) {
 	case i.r.msgs <- msg{inc: i, exit: true, err: err}:
 	case <-i.r.done:
 	}
-}
-
-// runCrashing is child.Run without the recover: a panic crashes the process.
-func runCrashing(ctx context.Context, svc child.Service, exit func(error)) {
-	returned := false
-	var err error
-	defer func() {
-		if returned {
-			exit(err)
-			return
-		}
-		exit(child.ErrGoexit) // runtime.Goexit, or a panic on its way to crash the process
-	}()
-	err = svc.Serve(ctx)
-	returned = true
 }

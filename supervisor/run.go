@@ -13,6 +13,7 @@ import (
 
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/escalation"
+	"github.com/arborgo/arbor/internal/control"
 )
 
 // run is one call of Serve: the state machine and everything it owns.
@@ -123,7 +124,7 @@ func newRun(s *Supervisor, ctx context.Context, l *lifecycle) *run {
 // entry's labelled context finds them at once instead of walking through the
 // detached context, whose Value allocates on every call.
 func runBase(ctx context.Context) context.Context {
-	base := child.WithControl(context.WithoutCancel(ctx), controlMark)
+	base := control.With(context.WithoutCancel(ctx), controlMark)
 	return pprof.WithLabels(base, pprof.LabelSet{})
 }
 

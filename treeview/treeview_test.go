@@ -14,6 +14,7 @@ import (
 
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/escalation"
+	"github.com/arborgo/arbor/internal/runner"
 	"github.com/arborgo/arbor/strategy"
 	"github.com/arborgo/arbor/supervisor"
 	"github.com/arborgo/arbor/supervisor/supervisortest"
@@ -53,7 +54,7 @@ func start(t *testing.T, sup *supervisor.Supervisor) {
 func TestNewDocument(t *testing.T) {
 	t0 := time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
 	crash := errors.New("connection reset")
-	pe := child.NewPanicError("nil map\nwrite", 0)
+	pe := panicErr("nil map\nwrite")
 	tree := &supervisor.Tree{
 		Info: supervisor.Info{
 			Path: "root", Strategy: strategy.RestForOne,
@@ -163,3 +164,7 @@ func TestHandler(t *testing.T) {
 		}
 	}
 }
+
+// panicErr is the *child.PanicError a supervisor reports for a panic with
+// value v.
+func panicErr(v any) *child.PanicError { return runner.NewPanic(v, 0).(*child.PanicError) }

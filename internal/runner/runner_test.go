@@ -1,4 +1,4 @@
-package child_test
+package runner_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/internal/runner"
 )
 
 // The panicking children are named functions so that the captured stack can be
@@ -53,7 +54,7 @@ func deepHelper(n int) {
 // runOnce calls child.Run on the calling goroutine and returns the reasons exit
 // was called with and whether Run returned.
 func runOnce(ctx context.Context, svc child.Service) (reasons []error, returned bool) {
-	child.Run(ctx, svc, func(err error) { reasons = append(reasons, err) })
+	runner.Run(ctx, svc, func(err error) { reasons = append(reasons, err) })
 	return reasons, true
 }
 
@@ -72,7 +73,7 @@ func TestRunPanic(t *testing.T) {
 		{
 			name:  "string",
 			fn:    panicString,
-			frame: "child_test.panicString",
+			frame: "runner_test.panicString",
 			wantValue: func(t *testing.T, v any) {
 				if v != "boom" {
 					t.Errorf("Value = %#v, want \"boom\"", v)
@@ -88,7 +89,7 @@ func TestRunPanic(t *testing.T) {
 		{
 			name:  "int",
 			fn:    panicInt,
-			frame: "child_test.panicInt",
+			frame: "runner_test.panicInt",
 			wantValue: func(t *testing.T, v any) {
 				if v != 42 {
 					t.Errorf("Value = %#v, want 42", v)
@@ -99,7 +100,7 @@ func TestRunPanic(t *testing.T) {
 		{
 			name:  "error value",
 			fn:    panicEOF,
-			frame: "child_test.panicEOF",
+			frame: "runner_test.panicEOF",
 			wantValue: func(t *testing.T, v any) {
 				if v != io.EOF {
 					t.Errorf("Value = %#v, want io.EOF", v)
@@ -118,7 +119,7 @@ func TestRunPanic(t *testing.T) {
 		{
 			name:  "custom error value",
 			fn:    panicCodeError,
-			frame: "child_test.panicCodeError",
+			frame: "runner_test.panicCodeError",
 			wantValue: func(t *testing.T, v any) {
 				if ce, ok := v.(*codeError); !ok || ce.code != 7 {
 					t.Errorf("Value = %#v, want *codeError{7}", v)
@@ -137,7 +138,7 @@ func TestRunPanic(t *testing.T) {
 			// is a panic like any other and must not be mistaken for Goexit.
 			name:  "panic(nil)",
 			fn:    panicNil,
-			frame: "child_test.panicNil",
+			frame: "runner_test.panicNil",
 			wantValue: func(t *testing.T, v any) {
 				if _, ok := v.(*runtime.PanicNilError); !ok {
 					t.Errorf("Value = %T, want *runtime.PanicNilError", v)
@@ -157,7 +158,7 @@ func TestRunPanic(t *testing.T) {
 		{
 			name:      "runtime error",
 			fn:        panicNilMap,
-			frame:     "child_test.panicNilMap",
+			frame:     "runner_test.panicNilMap",
 			runtimeFn: true,
 			wantValue: func(t *testing.T, v any) {
 				if _, ok := v.(runtime.Error); !ok {
@@ -175,15 +176,15 @@ func TestRunPanic(t *testing.T) {
 		{
 			name:    "deep",
 			fn:      panicDeep,
-			frame:   "child_test.deepHelper",
+			frame:   "runner_test.deepHelper",
 			wantMsg: "panic: deep",
 			check: func(t *testing.T, err error) {
 				var pe *child.PanicError
 				errors.As(err, &pe)
-				if n := strings.Count(pe.Stack(), "child_test.deepHelper\n"); n != 4 {
+				if n := strings.Count(pe.Stack(), "runner_test.deepHelper\n"); n != 4 {
 					t.Errorf("stack has %d deepHelper frames, want 4:\n%s", n, pe.Stack())
 				}
-				if !strings.Contains(pe.Stack(), "child_test.panicDeep\n") {
+				if !strings.Contains(pe.Stack(), "runner_test.panicDeep\n") {
 					t.Errorf("stack lacks the Serve function:\n%s", pe.Stack())
 				}
 			},
@@ -193,7 +194,7 @@ func TestRunPanic(t *testing.T) {
 			// sentinel: a transient child that panics must be restarted.
 			name:    "panic(ErrShutdown)",
 			fn:      panicShutdown,
-			frame:   "child_test.panicShutdown",
+			frame:   "runner_test.panicShutdown",
 			wantMsg: "panic: child: shutdown",
 			check: func(t *testing.T, err error) {
 				if !errors.Is(err, child.ErrShutdown) {
@@ -210,7 +211,7 @@ func TestRunPanic(t *testing.T) {
 		{
 			name:    "panic(Shutdownf)",
 			fn:      panicShutdownf,
-			frame:   "child_test.panicShutdownf",
+			frame:   "runner_test.panicShutdownf",
 			wantMsg: "draining",
 			check: func(t *testing.T, err error) {
 				if child.IsNormal(err) {
@@ -258,18 +259,18 @@ func TestRunPanic(t *testing.T) {
 				_, rest, _ = strings.Cut(rest, "\n")
 				first, _, _ = strings.Cut(rest, "\n")
 			}
-			if first != "github.com/arborgo/arbor/"+tt.frame {
+			if first != "github.com/arborgo/arbor/internal/"+tt.frame {
 				t.Errorf("innermost frame = %q, want the panicking function %q\n%s", first, tt.frame, stack)
 			}
-			for _, machinery := range []string{"runtime.gopanic", "child.Run.func", "child.NewPanicError"} {
+			for _, machinery := range []string{"runtime.gopanic", "runner.Run.func", "child.newPanicError", "child.init.func"} {
 				if strings.Contains(stack, machinery) {
 					t.Errorf("stack contains %s:\n%s", machinery, stack)
 				}
 			}
-			if !strings.Contains(stack, "child.Run\n") {
-				t.Errorf("stack lacks child.Run:\n%s", stack)
+			if !strings.Contains(stack, "runner.Run\n") {
+				t.Errorf("stack lacks runner.Run:\n%s", stack)
 			}
-			if !strings.Contains(stack, "run_test.go:") {
+			if !strings.Contains(stack, "runner_test.go:") {
 				t.Errorf("stack lacks file:line of this file:\n%s", stack)
 			}
 			msg := pe.Error()
@@ -360,7 +361,7 @@ func TestRunGoexit(t *testing.T) {
 			go func() {
 				var r result
 				defer func() { done <- r }()
-				child.Run(context.Background(), tt.fn, func(err error) { r.reasons = append(r.reasons, err) })
+				runner.Run(context.Background(), tt.fn, func(err error) { r.reasons = append(r.reasons, err) })
 				r.returned = true
 			}()
 			r := <-done
@@ -381,21 +382,21 @@ func TestRunGoexit(t *testing.T) {
 }
 
 //go:noinline
-func captureHere(skip int) *child.PanicError { return child.NewPanicError("v", skip) }
+func captureHere(skip int) *child.PanicError { return runner.NewPanic("v", skip).(*child.PanicError) }
 
 //go:noinline
 func captureViaCaller(skip int) *child.PanicError { return captureHere(skip) }
 
 // TestNewPanicErrorSkip checks the skip argument: 0 starts at the caller of
-// NewPanicError, each step one frame further out.
+// NewPanic, each step one frame further out.
 func TestNewPanicErrorSkip(t *testing.T) {
 	tests := []struct {
 		skip  int
 		first string
 	}{
-		{0, "child_test.captureHere"},
-		{1, "child_test.captureViaCaller"},
-		{2, "child_test.TestNewPanicErrorSkip."}, // the t.Run closure
+		{0, "runner_test.captureHere"},
+		{1, "runner_test.captureViaCaller"},
+		{2, "runner_test.TestNewPanicErrorSkip."}, // the t.Run closure
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.skip), func(t *testing.T) {
@@ -404,7 +405,7 @@ func TestNewPanicErrorSkip(t *testing.T) {
 				t.Errorf("Value = %v, want v", pe.Value)
 			}
 			first, rest, _ := strings.Cut(pe.Stack(), "\n")
-			if !strings.HasPrefix(first, "github.com/arborgo/arbor/"+tt.first) {
+			if !strings.HasPrefix(first, "github.com/arborgo/arbor/internal/"+tt.first) {
 				t.Errorf("first frame = %q, want %q", first, tt.first)
 			}
 			if !strings.HasPrefix(rest, "\t/") || !strings.Contains(rest, ".go:") {
