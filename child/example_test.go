@@ -40,7 +40,7 @@ func ExampleSpec_Validate() {
 
 func ExampleSpec_WithDefaults() {
 	w := child.Spec{ID: "db"}.WithDefaults()
-	s := child.Spec{ID: "sub", Kind: child.Supervisor}.WithDefaults()
+	s := child.Spec{ID: "sub", Kind: child.KindSupervisor}.WithDefaults()
 	fmt.Println(w, w.Shutdown, w.StartTimeout, w.AwaitReady)
 	fmt.Println(s, s.Shutdown == child.Infinity, s.StartTimeout == child.Infinity, s.AwaitReady)
 	// Output:

@@ -58,18 +58,18 @@ func (r Restart) ShouldRestart(normal bool) bool {
 }
 
 // Kind says whether a child is a worker or a nested supervisor. The zero value
-// is [Worker].
+// is [KindWorker].
 type Kind uint8
 
 const (
-	// Worker is an ordinary child.
-	Worker Kind = iota
-	// Supervisor is a nested supervisor. Its shutdown and start budgets default
+	// KindWorker is an ordinary child.
+	KindWorker Kind = iota
+	// KindSupervisor is a nested supervisor. Its shutdown and start budgets default
 	// to [Infinity], bounded by its parent's, and it always reports readiness.
-	Supervisor
+	KindSupervisor
 )
 
-var kindNames = [...]string{Worker: "worker", Supervisor: "supervisor"}
+var kindNames = [...]string{KindWorker: "worker", KindSupervisor: "supervisor"}
 
 // String returns "worker" or "supervisor".
 func (k Kind) String() string {

@@ -87,8 +87,8 @@ func TestKindText(t *testing.T) {
 		k    child.Kind
 		name string
 	}{
-		{child.Worker, "worker"},
-		{child.Supervisor, "supervisor"},
+		{child.KindWorker, "worker"},
+		{child.KindSupervisor, "supervisor"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,7 +105,7 @@ func TestKindText(t *testing.T) {
 			}
 		})
 	}
-	if child.Kind(0) != child.Worker {
+	if child.Kind(0) != child.KindWorker {
 		t.Error("zero Kind is not Worker")
 	}
 }
@@ -121,7 +121,7 @@ func TestKindTextErrors(t *testing.T) {
 		}
 	}
 	for _, text := range []string{"", "Worker", "sup", "supervisor\n"} {
-		k := child.Supervisor
+		k := child.KindSupervisor
 		err := k.UnmarshalText([]byte(text))
 		var se *child.SpecError
 		if !errors.As(err, &se) || se.Field != "Kind" || se.Value != text {
@@ -130,7 +130,7 @@ func TestKindTextErrors(t *testing.T) {
 		if !errors.Is(err, child.ErrInvalidSpec) {
 			t.Errorf("UnmarshalText(%q) error does not match ErrInvalidSpec", text)
 		}
-		if k != child.Supervisor {
+		if k != child.KindSupervisor {
 			t.Errorf("UnmarshalText(%q) changed the value to %v on error", text, k)
 		}
 	}

@@ -36,7 +36,7 @@ type Spec struct {
 	// Restart says when the child is restarted. Default [Permanent].
 	Restart Restart
 
-	// Kind says whether the child is a worker or a nested supervisor. Default [Worker].
+	// Kind says whether the child is a worker or a nested supervisor. Default [KindWorker].
 	Kind Kind
 
 	// Shutdown is how long the child has to return after its context is
@@ -75,7 +75,7 @@ func (s Spec) Validate() error {
 		return bad("Service", s.Service, "must not be nil")
 	case s.Restart > Temporary:
 		return bad("Restart", s.Restart, "unknown restart type")
-	case s.Kind > Supervisor:
+	case s.Kind > KindSupervisor:
 		return bad("Kind", s.Kind, "unknown kind")
 	case s.Shutdown < 0 && s.Shutdown != Infinity && s.Shutdown != BrutalKill:
 		return bad("Shutdown", s.Shutdown, "must be positive, 0 (default), Infinity or BrutalKill")
@@ -96,18 +96,18 @@ func (s Spec) Validate() error {
 // WithDefaults returns s with every zero field replaced by its default, as
 // [Spec.Validate]'s documentation and OTP's get_childspec describe.
 func (s Spec) WithDefaults() Spec {
-	if s.Kind == Supervisor {
+	if s.Kind == KindSupervisor {
 		s.AwaitReady = true
 	}
 	if s.Shutdown == 0 {
 		s.Shutdown = DefaultShutdown
-		if s.Kind == Supervisor {
+		if s.Kind == KindSupervisor {
 			s.Shutdown = Infinity
 		}
 	}
 	if s.StartTimeout == 0 {
 		s.StartTimeout = DefaultStartTimeout
-		if s.Kind == Supervisor {
+		if s.Kind == KindSupervisor {
 			s.StartTimeout = Infinity
 		}
 	}

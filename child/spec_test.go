@@ -28,7 +28,7 @@ func TestSpecValidate(t *testing.T) {
 		{name: "minimal", spec: child.Spec{ID: "a", Service: noop}},
 		{name: "struct service", spec: child.Spec{ID: "a", Service: svcStruct{}}},
 		{name: "all explicit", spec: child.Spec{
-			ID: "a", Service: noop, Restart: child.Temporary, Kind: child.Supervisor,
+			ID: "a", Service: noop, Restart: child.Temporary, Kind: child.KindSupervisor,
 			Shutdown: time.Second, AwaitReady: true, StartTimeout: time.Minute,
 		}},
 		{name: "transient", spec: child.Spec{ID: "a", Service: noop, Restart: child.Transient}},
@@ -133,7 +133,7 @@ func TestSpecWithDefaults(t *testing.T) {
 		{
 			name: "worker zero",
 			in:   child.Spec{ID: "w"},
-			want: child.Spec{ID: "w", Restart: child.Permanent, Kind: child.Worker,
+			want: child.Spec{ID: "w", Restart: child.Permanent, Kind: child.KindWorker,
 				Shutdown: child.DefaultShutdown, StartTimeout: child.DefaultStartTimeout},
 		},
 		{
@@ -155,15 +155,15 @@ func TestSpecWithDefaults(t *testing.T) {
 		},
 		{
 			name: "supervisor zero",
-			in:   child.Spec{ID: "s", Kind: child.Supervisor},
-			want: child.Spec{ID: "s", Kind: child.Supervisor, Shutdown: child.Infinity,
+			in:   child.Spec{ID: "s", Kind: child.KindSupervisor},
+			want: child.Spec{ID: "s", Kind: child.KindSupervisor, Shutdown: child.Infinity,
 				AwaitReady: true, StartTimeout: child.Infinity},
 		},
 		{
 			name: "supervisor explicit budgets",
-			in: child.Spec{ID: "s", Kind: child.Supervisor, Restart: child.Temporary,
+			in: child.Spec{ID: "s", Kind: child.KindSupervisor, Restart: child.Temporary,
 				Shutdown: 3 * time.Second, StartTimeout: time.Second},
-			want: child.Spec{ID: "s", Kind: child.Supervisor, Restart: child.Temporary,
+			want: child.Spec{ID: "s", Kind: child.KindSupervisor, Restart: child.Temporary,
 				Shutdown: 3 * time.Second, AwaitReady: true, StartTimeout: time.Second},
 		},
 	}
@@ -204,7 +204,7 @@ func TestSpecDefaultsConstants(t *testing.T) {
 		t.Errorf("Infinity = %d, BrutalKill = %d: want distinct negative sentinels", child.Infinity, child.BrutalKill)
 	}
 	var zero child.Spec
-	if zero.Restart != child.Permanent || zero.Kind != child.Worker {
+	if zero.Restart != child.Permanent || zero.Kind != child.KindWorker {
 		t.Error("zero Spec is not a permanent worker")
 	}
 }
@@ -215,7 +215,7 @@ func TestSpecString(t *testing.T) {
 		want string
 	}{
 		{child.Spec{ID: "db"}, `worker "db" (permanent)`},
-		{child.Spec{ID: "sup", Kind: child.Supervisor, Restart: child.Transient}, `supervisor "sup" (transient)`},
+		{child.Spec{ID: "sup", Kind: child.KindSupervisor, Restart: child.Transient}, `supervisor "sup" (transient)`},
 		{child.Spec{ID: "t", Restart: child.Temporary}, `worker "t" (temporary)`},
 		{child.Spec{ID: "x", Kind: 5, Restart: 6}, `Kind(5) "x" (Restart(6))`},
 	}

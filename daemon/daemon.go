@@ -239,7 +239,7 @@ func (d *runner) reportRunning() {
 		fields := []zap.Field{zap.String("path", p), zap.Int("goroutines", g.Count)}
 		if c, ok := infos[p]; ok {
 			state := c.State.String()
-			if c.State != supervisor.Running {
+			if c.State != supervisor.StateRunning {
 				state = "stopping" // it has goroutines, but is not listed as running
 			}
 			fields = append(fields, zap.Stringer("kind", c.Kind), zap.String("state", state))

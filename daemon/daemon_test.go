@@ -390,7 +390,7 @@ func TestRunBudgetReachesNestedChildren(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := supervisortest.NewRecorder()
-	sup, err := supervisor.New("root", []child.Spec{{ID: "inner", Service: inner, Kind: child.Supervisor}}, supervisor.WithHook(rec.Hook()))
+	sup, err := supervisor.New("root", []child.Spec{{ID: "inner", Service: inner, Kind: child.KindSupervisor}}, supervisor.WithHook(rec.Hook()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,7 +417,7 @@ func TestRunAutoShutdownIsClean(t *testing.T) {
 		{ID: "job", Restart: child.Transient, Significant: true, Service: child.Func(func(ctx context.Context) error {
 			return nil // done
 		})},
-	}, supervisor.WithAutoShutdown(supervisor.AnySignificant))
+	}, supervisor.WithAutoShutdown(supervisor.AutoShutdownAnySignificant))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -216,9 +216,9 @@ func readyChecks(t *supervisor.Tree, expired bool, o *options) []check {
 // through the API) is fine: that is the tree's declared state.
 func childReadiness(parent *supervisor.Tree, c supervisor.ChildInfo, o *options) error {
 	switch {
-	case c.State == supervisor.Running:
+	case c.State == supervisor.StateRunning:
 		return nil
-	case c.State == supervisor.Restarting:
+	case c.State == supervisor.StateRestarting:
 		if o.restartingUnready && c.Restart == child.Permanent {
 			return errRestarting
 		}

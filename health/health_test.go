@@ -61,7 +61,7 @@ func newTree(t *testing.T, opts ...supervisor.Option) (*supervisor.Supervisor, *
 		t.Fatal(err)
 	}
 	root, err := supervisor.New("root", []child.Spec{
-		{ID: "db", Service: db, Kind: child.Supervisor},
+		{ID: "db", Service: db, Kind: child.KindSupervisor},
 		idle("api"),
 	}, opts...)
 	if err != nil {

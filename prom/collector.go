@@ -249,7 +249,7 @@ func (c *Collector) collectTree(ch chan<- prometheus.Metric, root *supervisor.Su
 		ch <- constMetric(descInWindow, prometheus.GaugeValue, float64(t.InWindow), t.Path)
 		ch <- constMetric(descIntensity, prometheus.GaugeValue, float64(t.Intensity.MaxRestarts), t.Path)
 		for _, ci := range t.Children {
-			ch <- constMetric(descChildUp, prometheus.GaugeValue, boolValue(ci.State == supervisor.Running), t.Path, ci.ID)
+			ch <- constMetric(descChildUp, prometheus.GaugeValue, boolValue(ci.State == supervisor.StateRunning), t.Path, ci.ID)
 		}
 		ids := make([]string, 0, len(t.Subtrees))
 		for id := range t.Subtrees {

@@ -167,7 +167,7 @@ func TestTree(t *testing.T) {
 	jobSpec := job.spec()
 	jobSpec.Restart = child.Transient
 	root := mustNew(t, "root",
-		[]child.Spec{w.spec(), {ID: "sub", Service: sub, Kind: child.Supervisor}, jobSpec},
+		[]child.Spec{w.spec(), {ID: "sub", Service: sub, Kind: child.KindSupervisor}, jobSpec},
 		append(hooks(c, rec),
 			supervisor.WithClock(clock),
 			supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 10, Period: time.Hour}))...)

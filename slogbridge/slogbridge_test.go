@@ -184,7 +184,7 @@ func TestForChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := supervisor.New("app", []child.Spec{{ID: "db", Service: sub, Kind: child.Supervisor}})
+	root, err := supervisor.New("app", []child.Spec{{ID: "db", Service: sub, Kind: child.KindSupervisor}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,24 +14,24 @@ import (
 type ChildState uint8
 
 const (
-	// Running: an incarnation is running.
-	Running ChildState = iota
-	// Restarting: the child is waiting to be restarted (a backoff delay, or a
+	// StateRunning: an incarnation is running.
+	StateRunning ChildState = iota
+	// StateRestarting: the child is waiting to be restarted (a backoff delay, or a
 	// retry after a failed start).
-	Restarting
-	// Stopped: the spec is kept with nothing running: terminated through the
+	StateRestarting
+	// StateStopped: the spec is kept with nothing running: terminated through the
 	// API, a transient child that ended normally, or one that ignored its start
 	// (never a simple_one_for_one instance: one that is not restarted is deleted).
-	Stopped
-	// Starting: an awaited child has been launched and has not reported ready
+	StateStopped
+	// StateStarting: an awaited child has been launched and has not reported ready
 	// yet (a restart attempt shows Restarting instead, as OTP does).
-	Starting
-	// Stopping: the supervisor has cancelled the child's context and waits
+	StateStarting
+	// StateStopping: the supervisor has cancelled the child's context and waits
 	// for it to return, within its shutdown budget.
-	Stopping
+	StateStopping
 )
 
-var stateNames = [...]string{Running: "running", Restarting: "restarting", Stopped: "stopped", Starting: "starting", Stopping: "stopping"}
+var stateNames = [...]string{StateRunning: "running", StateRestarting: "restarting", StateStopped: "stopped", StateStarting: "starting", StateStopping: "stopping"}
 
 // String returns "running", "restarting" or "stopped".
 func (s ChildState) String() string {
@@ -187,7 +187,7 @@ var replies = sync.Pool{New: func() any { return make(chan response, 1) }}
 // StartChild adds spec as the last child and starts it, waiting for its
 // started handshake (OTP's start_child). It returns [ErrAlreadyStarted] or
 // [ErrAlreadyPresent] if the ID is taken, a [*child.SpecError] for an invalid
-// spec (as [New] would, a significant one under auto-shutdown [Never]
+// spec (as [New] would, a significant one under auto-shutdown [AutoShutdownNever]
 // included), and a [*StartError] if the start failed. After an error nothing
 // is kept.
 // A child that declines to start (child.ErrIgnore) is kept, not running,

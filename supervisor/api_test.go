@@ -221,7 +221,7 @@ func TestChildrenAndCountChildren(t *testing.T) {
 	bSpec := pspec(b)
 	bSpec.Restart = child.Transient
 	s := mustNew(t, "root", []child.Spec{
-		pspec(a), bSpec, {ID: "sub", Service: sub, Kind: child.Supervisor},
+		pspec(a), bSpec, {ID: "sub", Service: sub, Kind: child.KindSupervisor},
 	}, supervisor.WithClock(newClock()))
 	startT(t, s)
 	ctx := testCtx(t)
@@ -229,13 +229,13 @@ func TestChildrenAndCountChildren(t *testing.T) {
 		t.Fatal(err)
 	}
 	infos := wantStates(t, s, "a=running", "b=stopped", "sub=running")
-	wantKinds := []child.Kind{child.Worker, child.Worker, child.Supervisor}
+	wantKinds := []child.Kind{child.KindWorker, child.KindWorker, child.KindSupervisor}
 	wantRestart := []child.Restart{child.Permanent, child.Transient, child.Permanent}
 	for i, c := range infos {
 		if c.Kind != wantKinds[i] || c.Restart != wantRestart[i] {
 			t.Errorf("%s: kind %v restart %v, want %v %v", c.ID, c.Kind, c.Restart, wantKinds[i], wantRestart[i])
 		}
-		if started := !c.Started.IsZero(); started != (c.State == supervisor.Running) {
+		if started := !c.Started.IsZero(); started != (c.State == supervisor.StateRunning) {
 			t.Errorf("%s: Started %v with state %v", c.ID, c.Started, c.State)
 		}
 	}
@@ -255,7 +255,7 @@ func TestChildSpecFillsDefaults(t *testing.T) {
 	sub := mustNew(t, "sub", nil)
 	s := mustNew(t, "root", []child.Spec{
 		{ID: "w", Service: newProbe("w", nil)},
-		{ID: "sub", Service: sub, Kind: child.Supervisor},
+		{ID: "sub", Service: sub, Kind: child.KindSupervisor},
 	})
 	startT(t, s)
 	ctx := testCtx(t)
@@ -264,14 +264,14 @@ func TestChildSpecFillsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if w.Shutdown != 5*time.Second || w.StartTimeout != child.DefaultStartTimeout ||
-		w.Restart != child.Permanent || w.Kind != child.Worker || w.AwaitReady {
+		w.Restart != child.Permanent || w.Kind != child.KindWorker || w.AwaitReady {
 		t.Errorf("worker spec %+v: want permanent worker, shutdown 5s, start timeout %v, not awaited", w, child.DefaultStartTimeout)
 	}
 	sp, err := s.ChildSpec(ctx, "sub")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sp.Shutdown != child.Infinity || sp.StartTimeout != child.Infinity || !sp.AwaitReady || sp.Kind != child.Supervisor {
+	if sp.Shutdown != child.Infinity || sp.StartTimeout != child.Infinity || !sp.AwaitReady || sp.Kind != child.KindSupervisor {
 		t.Errorf("supervisor spec %+v: want shutdown and start timeout Infinity, awaited", sp)
 	}
 	if err := s.StartChild(ctx, child.Spec{ID: "dyn", Service: newProbe("dyn", nil)}); err != nil {

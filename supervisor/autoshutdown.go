@@ -7,22 +7,22 @@ import (
 )
 
 // AutoShutdown says whether the exit of significant children shuts the
-// supervisor down (OTP's auto_shutdown). The zero value is [Never].
+// supervisor down (OTP's auto_shutdown). The zero value is [AutoShutdownNever].
 type AutoShutdown uint8
 
 const (
-	// Never: significant children are not allowed.
-	Never AutoShutdown = iota
-	// AnySignificant: the supervisor shuts down when any significant child
+	// AutoShutdownNever: significant children are not allowed.
+	AutoShutdownNever AutoShutdown = iota
+	// AutoShutdownAnySignificant: the supervisor shuts down when any significant child
 	// ends by itself without being restarted.
-	AnySignificant
-	// AllSignificant: the supervisor shuts down when a significant child ends
+	AutoShutdownAnySignificant
+	// AutoShutdownAllSignificant: the supervisor shuts down when a significant child ends
 	// by itself and no significant child is still running or waiting for its
-	// restart (state [Restarting]).
-	AllSignificant
+	// restart (state [StateRestarting]).
+	AutoShutdownAllSignificant
 )
 
-var autoNames = [...]string{Never: "never", AnySignificant: "any_significant", AllSignificant: "all_significant"}
+var autoNames = [...]string{AutoShutdownNever: "never", AutoShutdownAnySignificant: "any_significant", AutoShutdownAllSignificant: "all_significant"}
 
 // String returns OTP's name, such as "any_significant".
 func (a AutoShutdown) String() string {
@@ -52,10 +52,10 @@ func (a *AutoShutdown) UnmarshalText(text []byte) error {
 }
 
 // checkSignificant returns a [*child.SpecError] on the field Significant for a
-// significant spec under auto-shutdown a [Never], and nil otherwise: New,
+// significant spec under auto-shutdown a [AutoShutdownNever], and nil otherwise: New,
 // CheckSpecs, Apply and StartChild all reject such a spec with it.
 func checkSignificant(sp child.Spec, a AutoShutdown) error {
-	if !sp.Significant || a != Never {
+	if !sp.Significant || a != AutoShutdownNever {
 		return nil
 	}
 	return &child.SpecError{ID: sp.ID, Field: "Significant", Value: true,

@@ -65,10 +65,10 @@ func (r *run) handleReq(q request) {
 		}
 		counts := Counts{Specs: len(r.children)}
 		for _, e := range r.children {
-			if e.inc != nil && e.state == Running {
+			if e.inc != nil && e.state == StateRunning {
 				counts.Active++
 			}
-			if e.spec.Kind == child.Supervisor {
+			if e.spec.Kind == child.KindSupervisor {
 				counts.Supervisors++
 			} else {
 				counts.Workers++
@@ -138,7 +138,7 @@ func (r *run) apiTerminate(id string, handle bool) error {
 	}
 	e.gen, e.parked = e.gen+1, nil // drops a pending restart
 	err := r.stopChild(e)
-	e.state = Stopped
+	e.state = StateStopped
 	if e.spec.Restart == child.Temporary {
 		r.remove(e)
 	}
@@ -157,7 +157,7 @@ func (r *run) notRunning(id string) (*entry, error) {
 		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
 	case e.inc != nil:
 		return nil, fmt.Errorf("%w: %q", ErrRunning, id)
-	case e.state == Restarting:
+	case e.state == StateRestarting:
 		return nil, fmt.Errorf("%w: %q", ErrRestarting, id)
 	}
 	return e, nil
@@ -172,7 +172,7 @@ func (r *run) apiRestart(id string) error {
 	if err == nil || errors.Is(err, errIgnored) {
 		return nil
 	}
-	e.state = Stopped
+	e.state = StateStopped
 	return &StartError{Supervisor: r.path, Child: id, Err: err}
 }
 

@@ -242,7 +242,7 @@ func (r *run) apply(q *applyReq) (Changes, error) {
 		case errors.Is(err, ErrStopping):
 			return ch, ErrStopping
 		default:
-			e.state = Stopped
+			e.state = StateStopped
 			ch.Failed = append(ch.Failed, &StartError{Supervisor: r.path, Child: e.spec.ID, Err: err})
 		}
 	}

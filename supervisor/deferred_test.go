@@ -116,14 +116,14 @@ func (p *perChild) Reset()                     {}
 
 // The text forms of the supervisor's enums round-trip, as config files need.
 func TestEnumsText(t *testing.T) {
-	for _, v := range []supervisor.ChildState{supervisor.Running, supervisor.Restarting, supervisor.Stopped, supervisor.Starting, supervisor.Stopping} {
+	for _, v := range []supervisor.ChildState{supervisor.StateRunning, supervisor.StateRestarting, supervisor.StateStopped, supervisor.StateStarting, supervisor.StateStopping} {
 		b, err := json.Marshal(v)
 		var back supervisor.ChildState
 		if err != nil || json.Unmarshal(b, &back) != nil || back != v {
 			t.Errorf("ChildState %v: %s, %v, back %v", v, b, err, back)
 		}
 	}
-	for _, v := range []supervisor.AutoShutdown{supervisor.Never, supervisor.AnySignificant, supervisor.AllSignificant} {
+	for _, v := range []supervisor.AutoShutdown{supervisor.AutoShutdownNever, supervisor.AutoShutdownAnySignificant, supervisor.AutoShutdownAllSignificant} {
 		b, err := json.Marshal(v)
 		var back supervisor.AutoShutdown
 		if err != nil || json.Unmarshal(b, &back) != nil || back != v {
@@ -152,9 +152,9 @@ func TestEnumsText(t *testing.T) {
 func TestTreeIncludesNestedSupervisors(t *testing.T) {
 	inner := mustNew(t, "inner", []child.Spec{pspec(newProbe("leaf", nil))})
 	added := mustNew(t, "added", []child.Spec{pspec(newProbe("leaf2", nil))})
-	root := mustNew(t, "root", []child.Spec{{ID: "inner", Service: inner, Kind: child.Supervisor}})
+	root := mustNew(t, "root", []child.Spec{{ID: "inner", Service: inner, Kind: child.KindSupervisor}})
 	startT(t, root)
-	if err := root.StartChild(testCtx(t), child.Spec{ID: "added", Service: added, Kind: child.Supervisor}); err != nil {
+	if err := root.StartChild(testCtx(t), child.Spec{ID: "added", Service: added, Kind: child.KindSupervisor}); err != nil {
 		t.Fatal(err)
 	}
 	tree, err := root.Tree(testCtx(t))
@@ -167,7 +167,7 @@ func TestTreeIncludesNestedSupervisors(t *testing.T) {
 	if sub := tree.Subtrees["added"]; sub == nil || sub.Path != "root/added" || sub.Children[0].Path != "root/added/leaf2" {
 		t.Fatalf("added subtree = %+v", sub)
 	}
-	if sub := tree.Subtrees["inner"]; sub == nil || sub.Children[0].State != supervisor.Running {
+	if sub := tree.Subtrees["inner"]; sub == nil || sub.Children[0].State != supervisor.StateRunning {
 		t.Fatalf("inner subtree = %+v", sub)
 	}
 }

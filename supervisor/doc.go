@@ -20,7 +20,7 @@
 //	}, supervisor.WithStrategy(strategy.RestForOne))
 //
 // A *Supervisor is itself a child.Service, so supervisors nest: declare the
-// nested one with Kind [child.Supervisor], which makes its parent wait for its
+// nested one with Kind [child.KindSupervisor], which makes its parent wait for its
 // readiness and gives it an unbounded shutdown budget, bounded by the
 // parent's own.
 //

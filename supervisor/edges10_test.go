@@ -133,7 +133,7 @@ func TestAllSignificantCountsRestartingAsAlive(t *testing.T) {
 	rec := supervisortest.NewRecorder()
 	s1, s2 := newProbe("s1", nil), newProbe("s2", nil)
 	sup := mustNew(t, "root", []child.Spec{significant(s1, child.Transient), significant(s2, child.Transient)},
-		supervisor.WithAutoShutdown(supervisor.AllSignificant), lenient, constantBackoff(time.Second),
+		supervisor.WithAutoShutdown(supervisor.AutoShutdownAllSignificant), lenient, constantBackoff(time.Second),
 		supervisor.WithHook(rec.Hook()), supervisor.WithClock(clock))
 	startT(t, sup)
 	s1.crash(t, errBoom)
@@ -258,7 +258,7 @@ func TestZeroSupervisorReturnsErrNotBuilt(t *testing.T) {
 	})
 	t.Run("child", func(t *testing.T) {
 		// As a nested supervisor, it fails its start with that error.
-		root := mustNew(t, "root", []child.Spec{{ID: "sub", Service: new(supervisor.Supervisor), Kind: child.Supervisor}})
+		root := mustNew(t, "root", []child.Spec{{ID: "sub", Service: new(supervisor.Supervisor), Kind: child.KindSupervisor}})
 		if err := root.Start(testCtx(t)); !errors.Is(err, supervisor.ErrNotBuilt) {
 			t.Fatalf("Start = %v, want a start failure wrapping ErrNotBuilt", err)
 		}
@@ -339,7 +339,7 @@ func TestBusyWithCallerFromBelowAwaitedChild(t *testing.T) {
 		return ctx.Err()
 	})
 	sub := mustNew(t, "sub", []child.Spec{{ID: "inner", Service: inner, AwaitReady: true}})
-	root = mustNew(t, "root", []child.Spec{{ID: "sub", Service: sub, Kind: child.Supervisor}})
+	root = mustNew(t, "root", []child.Spec{{ID: "sub", Service: sub, Kind: child.KindSupervisor}})
 	startT(t, root)
 	if err := recv(t, refused, "call from root/sub/inner"); !errors.Is(err, supervisor.ErrBusyWithCaller) {
 		t.Fatalf("StartChild from below the awaited child = %v, want ErrBusyWithCaller", err)

@@ -18,7 +18,7 @@ func TestNestedAbandonmentReachesRoot(t *testing.T) {
 	stuck := newStubborn(t, "stuck", nil)
 	sub := mustNew(t, "sub", []child.Spec{{ID: "stuck", Service: stuck, AwaitReady: true, StartTimeout: child.Infinity, Shutdown: time.Second}},
 		supervisor.WithClock(clock))
-	root := mustNew(t, "root", []child.Spec{{ID: "sub", Service: sub, Kind: child.Supervisor}}, supervisor.WithClock(clock))
+	root := mustNew(t, "root", []child.Spec{{ID: "sub", Service: sub, Kind: child.KindSupervisor}}, supervisor.WithClock(clock))
 	startT(t, root)
 	done := make(chan error, 1)
 	// Ends when Stop returns, once the clock passes stuck's budget.
@@ -98,7 +98,7 @@ func TestSimpleHandleFromEarlierServe(t *testing.T) {
 	if err := p.TerminateChild(ctx, old); err != nil {
 		t.Fatalf("TerminateChild(old handle) = %v, want nil (already gone)", err)
 	}
-	if infos, _ := p.Children(ctx); len(infos) != 1 || infos[0].ID != h.ID() || infos[0].State != supervisor.Running {
+	if infos, _ := p.Children(ctx); len(infos) != 1 || infos[0].ID != h.ID() || infos[0].State != supervisor.StateRunning {
 		t.Fatalf("children = %+v, want %s running", infos, h.ID())
 	}
 }
@@ -142,7 +142,7 @@ func TestStartingStoppingStatesAndRequestedExit(t *testing.T) {
 	// Ends when StartChild returns, once the gate opens.
 	go func() { added <- s.StartChild(ctx, pspec(slow)) }()
 	slow.waitStart(t, 1)
-	if got := find(t, children(t, s), "slow"); got.State != supervisor.Starting || got.Started.IsZero() {
+	if got := find(t, children(t, s), "slow"); got.State != supervisor.StateStarting || got.Started.IsZero() {
 		t.Fatalf("slow while awaited: %+v, want starting with a start time", got)
 	}
 	open()
@@ -154,14 +154,14 @@ func TestStartingStoppingStatesAndRequestedExit(t *testing.T) {
 	// Ends when TerminateChild returns, once stuck is freed.
 	go func() { terminated <- s.TerminateChild(ctx, "stuck") }()
 	recv(t, stuck.cancelled, "stuck cancelled")
-	if got := find(t, children(t, s), "stuck"); got.State != supervisor.Stopping {
+	if got := find(t, children(t, s), "stuck"); got.State != supervisor.StateStopping {
 		t.Fatalf("stuck while stopping: %v, want stopping", got.State)
 	}
 	stuck.free()
 	if err := recv(t, terminated, "TerminateChild"); err != nil {
 		t.Fatal(err)
 	}
-	if got := find(t, children(t, s), "stuck"); got.State != supervisor.Stopped || !got.LastExitRequested {
+	if got := find(t, children(t, s), "stuck"); got.State != supervisor.StateStopped || !got.LastExitRequested {
 		t.Fatalf("stuck after TerminateChild: %+v, want stopped with a requested exit", got)
 	}
 	slow.crash(t, errBoom)

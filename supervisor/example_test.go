@@ -101,7 +101,7 @@ func ExampleNew() {
 		return
 	}
 	root, err := supervisor.New("app", []child.Spec{
-		{ID: "database", Service: db, Kind: child.Supervisor}, // awaited: ready once pool is
+		{ID: "database", Service: db, Kind: child.KindSupervisor}, // awaited: ready once pool is
 		{ID: "http", Service: exWorker{"http"}, AwaitReady: true},
 	})
 	if err != nil {
@@ -176,7 +176,7 @@ func ExampleSupervisor_Children() {
 	}
 	root, err := supervisor.New("app", []child.Spec{
 		{ID: "db", Service: exWorker{"db"}, AwaitReady: true},
-		{ID: "jobs", Service: sub, Kind: child.Supervisor},
+		{ID: "jobs", Service: sub, Kind: child.KindSupervisor},
 		{ID: "mailer", Service: exWorker{"mailer"}, AwaitReady: true, Restart: child.Transient},
 	})
 	if err != nil {

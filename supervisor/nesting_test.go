@@ -14,7 +14,7 @@ import (
 
 // subSpec is the spec of a nested supervisor.
 func subSpec(id string, s *supervisor.Supervisor) child.Spec {
-	return child.Spec{ID: id, Service: s, Kind: child.Supervisor}
+	return child.Spec{ID: id, Service: s, Kind: child.KindSupervisor}
 }
 
 // a3, nesting: a nested supervisor is ready only once all its children are,
@@ -36,10 +36,10 @@ func TestNestedSupervisorReadyOnlyWhenItsChildrenAre(t *testing.T) {
 	t.Cleanup(func() { _ = stop(t, root) })
 	recv(t, xStarted, "x to start")
 	infos := children(t, root)
-	if st := find(t, infos, "sub").State; st == supervisor.Running {
+	if st := find(t, infos, "sub").State; st == supervisor.StateRunning {
 		t.Fatalf("sub is %v before its child x is ready", st)
 	}
-	if st := find(t, infos, "after").State; st == supervisor.Running {
+	if st := find(t, infos, "after").State; st == supervisor.StateRunning {
 		t.Fatalf("after is %v before sub is ready", st)
 	}
 

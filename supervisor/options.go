@@ -50,7 +50,7 @@ func (o *options) validate() error {
 	if int(o.autoShutdown) >= len(autoNames) {
 		return fmt.Errorf("%w: WithAutoShutdown(%v): unknown value", ErrInvalidOption, o.autoShutdown)
 	}
-	if o.simple && o.autoShutdown != Never {
+	if o.simple && o.autoShutdown != AutoShutdownNever {
 		return fmt.Errorf("%w: WithAutoShutdown(%v): a simple_one_for_one supervisor cannot auto-shutdown (bad combination)", ErrInvalidOption, o.autoShutdown)
 	}
 	if err := o.intensity.Validate(); err != nil {
@@ -126,7 +126,7 @@ func WithStartTimeout(d time.Duration) Option {
 // WithAutoShutdown lets significant children shut the supervisor down when
 // they end by themselves (see [child.Spec.Significant]); the supervisor then
 // stops its other children and Serve returns nil, a normal exit. Default
-// [Never]. The last one wins.
+// [AutoShutdownNever]. The last one wins.
 func WithAutoShutdown(a AutoShutdown) Option {
 	return optionFunc(func(o *options) { o.autoShutdown = a })
 }

@@ -45,7 +45,7 @@ func (r *run) timerC() <-chan time.Time {
 // ended by itself.
 func (r *run) handleExit(e *entry, inc *incarnation, err error) {
 	inc.handled = true
-	e.inc, e.state = nil, Stopped
+	e.inc, e.state = nil, StateStopped
 	r.setExit(e, err, false)
 	normal := child.IsNormal(err)
 	wanted := e.spec.Restart.ShouldRestart(normal)
@@ -71,7 +71,7 @@ func (r *run) handleExit(e *entry, inc *incarnation, err error) {
 		e.backoff.Reset()
 	}
 	r.restart(e, err, false)
-	if r.opts.simple && e.state == Stopped && !e.removed {
+	if r.opts.simple && e.state == StateStopped && !e.removed {
 		r.remove(e) // not restarted after all: a stop is under way, or the supervisor gave up
 	}
 }
@@ -80,13 +80,13 @@ func (r *run) handleExit(e *entry, inc *incarnation, err error) {
 // handled, shuts the supervisor down (OTP's auto_shutdown).
 func (r *run) significantEnded() bool {
 	switch r.opts.autoShutdown {
-	case AnySignificant:
+	case AutoShutdownAnySignificant:
 		return true
-	case AllSignificant:
+	case AutoShutdownAllSignificant:
 		for _, c := range r.children {
 			// One waiting for its restart (a backoff delay, a retry) is
 			// alive, as in OTP.
-			if c.spec.Significant && (c.inc != nil || c.state == Restarting) {
+			if c.spec.Significant && (c.inc != nil || c.state == StateRestarting) {
 				return false
 			}
 		}
@@ -106,7 +106,7 @@ func (r *run) significantEnded() bool {
 // strategy is applied again from e. Terminating e drops it whole.
 func (r *run) restart(e *entry, reason error, retry bool) {
 	if r.stopRequested() {
-		e.state = Stopped // nothing restarts once a stop is asked for
+		e.state = StateStopped // nothing restarts once a stop is asked for
 		return
 	}
 	at := e.lastAt
@@ -119,7 +119,7 @@ func (r *run) restart(e *entry, reason error, retry bool) {
 	}
 	one := [1]*entry{e} // one_for_one's group, kept off the heap
 	group := one[:]
-	e.state = Restarting
+	e.state = StateRestarting
 	if r.groupStrategy() {
 		if group = r.stopGroup(e); group == nil {
 			return // a stop came while the siblings were stopped
@@ -141,7 +141,7 @@ func (r *run) restart(e *entry, reason error, retry bool) {
 	}
 	for _, g := range group {
 		if g != e && g.inc == nil {
-			g.state = Stopped
+			g.state = StateStopped
 		}
 	}
 	e.gen++
@@ -182,11 +182,11 @@ func (r *run) stopGroup(e *entry) []*entry {
 		c := snapshot[j]
 		_ = r.stopChild(c) // an abandoned sibling is reported by its event
 		if r.stopRequested() {
-			e.state = Stopped
+			e.state = StateStopped
 			return nil
 		}
 		if c.spec.Restart != child.Temporary {
-			c.state = Restarting
+			c.state = StateRestarting
 		}
 	}
 	for _, j := range p.Forget {
@@ -221,7 +221,7 @@ func (r *run) giveUp(e *entry, reason, why error) {
 func (r *run) runDue() {
 	p := heap.Pop(&r.timers).(*pending)
 	e := p.e
-	if e.removed || e.gen != p.gen || e.state != Restarting {
+	if e.removed || e.gen != p.gen || e.state != StateRestarting {
 		return
 	}
 	one := [1]*entry{e}
@@ -240,7 +240,7 @@ func (r *run) startGroup(group []*entry) {
 		if e.removed || e.inc != nil {
 			continue
 		}
-		e.state = Restarting
+		e.state = StateRestarting
 		err := r.startChild(e)
 		switch {
 		case err == nil:
@@ -260,7 +260,7 @@ func (r *run) startGroup(group []*entry) {
 		case errors.Is(err, ErrStopping):
 			return // the shutdown that follows sets the states
 		default:
-			e.state = Restarting
+			e.state = StateRestarting
 			r.emit(r.childEvent(ChildStartFailed, e, err))
 			r.restart(e, err, true)
 			return

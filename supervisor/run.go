@@ -151,7 +151,7 @@ func newOwnEntry(sp child.Spec) *entry {
 
 func (r *run) appendEntry(e *entry) *entry {
 	sp := e.spec
-	e.path, e.state = r.path+"/"+sp.ID, Stopped
+	e.path, e.state = r.path+"/"+sp.ID, StateStopped
 	e.base = labelled(r.base, e.path)
 	if r.opts.newBackoff != nil {
 		e.backoff = r.opts.newBackoff()

@@ -302,7 +302,7 @@ func TestServeReturnsOnlyAfterChildrenReturn(t *testing.T) {
 	// The supervisor answers while it waits, and says it waits on b: Serve
 	// has not returned (its clock never moves, so b's budget never runs out).
 	info, err := s.Info(testCtx(t))
-	if err != nil || !info.Stopping || find(t, info.Children, "b").State != supervisor.Stopping {
+	if err != nil || !info.Stopping || find(t, info.Children, "b").State != supervisor.StateStopping {
 		t.Fatalf("Info while b ignores its cancellation = %+v, %v; want the supervisor waiting on b", info, err)
 	}
 	if v.returned() {

@@ -23,7 +23,7 @@ func significant(p *probe, r child.Restart) child.Spec {
 func TestSignificantValidation(t *testing.T) {
 	p := newProbe("s", nil)
 	sp := significant(p, child.Permanent)
-	if _, err := supervisor.New("root", []child.Spec{sp}, supervisor.WithAutoShutdown(supervisor.AnySignificant)); !errors.Is(err, child.ErrInvalidSpec) {
+	if _, err := supervisor.New("root", []child.Spec{sp}, supervisor.WithAutoShutdown(supervisor.AutoShutdownAnySignificant)); !errors.Is(err, child.ErrInvalidSpec) {
 		t.Fatalf("permanent significant: %v, want ErrInvalidSpec", err)
 	}
 	sp = significant(p, child.Transient)
@@ -32,7 +32,7 @@ func TestSignificantValidation(t *testing.T) {
 	if !errors.As(err, &se) || se.Field != "Significant" {
 		t.Fatalf("significant without auto-shutdown: %v, want a SpecError on Significant", err)
 	}
-	if err := supervisor.CheckSpecs([]child.Spec{sp}, supervisor.WithAutoShutdown(supervisor.AllSignificant)); err != nil {
+	if err := supervisor.CheckSpecs([]child.Spec{sp}, supervisor.WithAutoShutdown(supervisor.AutoShutdownAllSignificant)); err != nil {
 		t.Fatalf("CheckSpecs with all_significant: %v", err)
 	}
 	if _, err := supervisor.New("root", nil, supervisor.WithAutoShutdown(supervisor.AutoShutdown(9))); !errors.Is(err, supervisor.ErrInvalidOption) {
@@ -47,7 +47,7 @@ func TestAnySignificantShutsDown(t *testing.T) {
 	a, s1, b := newProbe("a", j), newProbe("s", j), newProbe("b", j)
 	rec := supervisortest.NewRecorder()
 	sup := mustNew(t, "root", []child.Spec{pspec(a), significant(s1, child.Temporary), pspec(b)},
-		supervisor.WithAutoShutdown(supervisor.AnySignificant), supervisor.WithHook(rec.Hook()))
+		supervisor.WithAutoShutdown(supervisor.AutoShutdownAnySignificant), supervisor.WithHook(rec.Hook()))
 	startT(t, sup)
 	s1.crash(t, errBoom) // a temporary significant child: any exit counts
 	if err := waitSup(t, sup); err != nil {
@@ -61,7 +61,7 @@ func TestAnySignificantShutsDown(t *testing.T) {
 func TestTransientSignificant(t *testing.T) {
 	s1 := newProbe("s", nil)
 	sup := mustNew(t, "root", []child.Spec{significant(s1, child.Transient)},
-		supervisor.WithAutoShutdown(supervisor.AnySignificant),
+		supervisor.WithAutoShutdown(supervisor.AutoShutdownAnySignificant),
 		supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 5, Period: time.Hour}), supervisor.WithClock(newClock()))
 	startT(t, sup)
 	s1.waitStart(t, 1)
@@ -80,7 +80,7 @@ func TestTransientSignificant(t *testing.T) {
 func TestAllSignificant(t *testing.T) {
 	s1, s2, s3 := newProbe("s1", nil), newProbe("s2", nil), newProbe("s3", nil)
 	sup := mustNew(t, "root", []child.Spec{significant(s1, child.Transient), significant(s2, child.Temporary), significant(s3, child.Transient)},
-		supervisor.WithAutoShutdown(supervisor.AllSignificant))
+		supervisor.WithAutoShutdown(supervisor.AutoShutdownAllSignificant))
 	startT(t, sup)
 	ctx := testCtx(t)
 	if err := sup.TerminateChild(ctx, "s3"); err != nil {
@@ -101,7 +101,7 @@ func TestAllSignificant(t *testing.T) {
 func TestSignificantNotTriggeredByTerminations(t *testing.T) {
 	a, s1 := newProbe("a", nil), newProbe("s", nil)
 	sup := mustNew(t, "root", []child.Spec{pspec(a), significant(s1, child.Temporary)},
-		supervisor.WithStrategy(strategy.OneForAll), supervisor.WithAutoShutdown(supervisor.AnySignificant),
+		supervisor.WithStrategy(strategy.OneForAll), supervisor.WithAutoShutdown(supervisor.AutoShutdownAnySignificant),
 		supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 5, Period: time.Hour}), supervisor.WithClock(newClock()))
 	startT(t, sup)
 	a.crash(t, errBoom) // the group restart stops s and drops it (temporary bystander)
@@ -123,11 +123,11 @@ func TestSignificantNotTriggeredByTerminations(t *testing.T) {
 func TestSignificantCascade(t *testing.T) {
 	j := &journal{}
 	inner, other := newProbe("inner", j), newProbe("other", j)
-	sub := mustNew(t, "sub", []child.Spec{significant(inner, child.Temporary)}, supervisor.WithAutoShutdown(supervisor.AnySignificant))
+	sub := mustNew(t, "sub", []child.Spec{significant(inner, child.Temporary)}, supervisor.WithAutoShutdown(supervisor.AutoShutdownAnySignificant))
 	root := mustNew(t, "root", []child.Spec{
 		pspec(other),
-		{ID: "sub", Service: sub, Kind: child.Supervisor, Restart: child.Transient, Significant: true},
-	}, supervisor.WithAutoShutdown(supervisor.AnySignificant))
+		{ID: "sub", Service: sub, Kind: child.KindSupervisor, Restart: child.Transient, Significant: true},
+	}, supervisor.WithAutoShutdown(supervisor.AutoShutdownAnySignificant))
 	startT(t, root)
 	inner.crash(t, nil)
 	if err := waitSup(t, root); err != nil {

@@ -136,7 +136,7 @@ func (r *run) apiStartInstance(q request) (string, error) {
 	sp.ID = q.id
 	sp.Service = q.svc
 	e := newOwnEntry(sp)
-	e.path, e.state, e.seq = r.path+"/"+sp.ID, Stopped, q.seq
+	e.path, e.state, e.seq = r.path+"/"+sp.ID, StateStopped, q.seq
 	e.base = labelled(r.base, e.path)
 	if r.opts.newBackoff != nil {
 		e.backoff = r.opts.newBackoff()
@@ -184,11 +184,11 @@ func (r *run) instanceList() []*entry {
 func (r *run) countInstances() Counts {
 	c := Counts{Specs: 1}
 	for _, e := range r.byID {
-		if e.inc != nil && e.state == Running {
+		if e.inc != nil && e.state == StateRunning {
 			c.Active++
 		}
 	}
-	if r.template.Kind == child.Supervisor {
+	if r.template.Kind == child.KindSupervisor {
 		c.Supervisors = len(r.byID)
 	} else {
 		c.Workers = len(r.byID)

@@ -87,7 +87,7 @@ func TestSimpleStartsInstancesWithArguments(t *testing.T) {
 		t.Fatalf("handles %q %q, want w#1 w#2", ha.ID(), hb.ID())
 	}
 	infos, _ := p.Children(ctx)
-	if len(infos) != 2 || infos[0].ID != "w#1" || infos[1].ID != "w#2" || infos[0].State != supervisor.Running {
+	if len(infos) != 2 || infos[0].ID != "w#1" || infos[1].ID != "w#2" || infos[0].State != supervisor.StateRunning {
 		t.Fatalf("children = %+v", infos)
 	}
 	counts, _ := p.CountChildren(ctx)
@@ -326,7 +326,7 @@ func TestSimpleValidation(t *testing.T) {
 	if _, err := supervisor.NewSimple[int]("p", child.Spec{ID: "w"}, nil); !errors.Is(err, supervisor.ErrInvalidOption) {
 		t.Errorf("nil start: %v, want ErrInvalidOption", err)
 	}
-	if _, err := supervisor.NewSimple("p", child.Spec{ID: "w"}, start, supervisor.WithAutoShutdown(supervisor.AnySignificant)); !errors.Is(err, supervisor.ErrInvalidOption) {
+	if _, err := supervisor.NewSimple("p", child.Spec{ID: "w"}, start, supervisor.WithAutoShutdown(supervisor.AutoShutdownAnySignificant)); !errors.Is(err, supervisor.ErrInvalidOption) {
 		t.Errorf("auto-shutdown: %v, want ErrInvalidOption", err)
 	}
 	if _, err := supervisor.NewSimple("p", child.Spec{ID: "w"}, start, supervisor.WithStrategy(strategy.OneForAll)); !errors.Is(err, supervisor.ErrInvalidOption) {

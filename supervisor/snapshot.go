@@ -51,7 +51,7 @@ func (s *Supervisor) Tree(ctx context.Context) (*Tree, error) {
 	t := &Tree{Info: info}
 	for _, c := range info.Children {
 		sub := s.nested(c.ID)
-		if sub == nil || c.State != Running {
+		if sub == nil || c.State != StateRunning {
 			continue
 		}
 		st, err := sub.Tree(ctx)

@@ -69,7 +69,7 @@ func TestStartWaitsForReadyBeforeNextSibling(t *testing.T) {
 	// have not been started.
 	infos := children(t, s)
 	for _, id := range []string{"b", "c"} {
-		if st := find(t, infos, id).State; st == supervisor.Running {
+		if st := find(t, infos, id).State; st == supervisor.StateRunning {
 			t.Fatalf("child %s is %v while a has not reported ready", id, st)
 		}
 	}

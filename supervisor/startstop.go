@@ -66,8 +66,8 @@ func (r *run) startChildUntil(e *entry, gone <-chan struct{}) error {
 	if !e.spec.AwaitReady {
 		return nil
 	}
-	if e.state != Restarting {
-		e.state = Starting
+	if e.state != StateRestarting {
+		e.state = StateStarting
 	}
 	var timer <-chan time.Time
 	if d, ok := r.startBudget(e); ok {
@@ -87,7 +87,7 @@ func (r *run) startChildUntil(e *entry, gone <-chan struct{}) error {
 				return nil
 			}
 			inc.exited, inc.handled = true, true
-			e.inc, e.state = nil, Stopped
+			e.inc, e.state = nil, StateStopped
 			r.setExit(e, m.err, false)
 			switch {
 			case errors.Is(m.err, child.ErrIgnore):
@@ -140,7 +140,7 @@ func (r *run) drainMsgs() {
 }
 
 func (r *run) started(e *entry) {
-	e.state = Running
+	e.state = StateRunning
 	r.emitSince(r.childEvent(ChildStarted, e, nil), e.inc.started)
 }
 
@@ -189,7 +189,7 @@ func (r *run) stopChild(e *entry) error {
 	if inc == nil {
 		return nil
 	}
-	e.inc, e.state, inc.handled = nil, Stopped, true
+	e.inc, e.state, inc.handled = nil, StateStopped, true
 	if inc.exited {
 		// It ended by itself before the supervisor got to it (its exit is
 		// still deferred, and will be skipped). OTP reports an abnormal reason
@@ -210,7 +210,7 @@ func (r *run) stopChild(e *entry) error {
 	}
 	now := r.clock.Now()
 	w := r.newStopWait(e.spec.Shutdown, now)
-	e.state, inc.waited = Stopping, true
+	e.state, inc.waited = StateStopping, true
 	w.arm(inc)
 	defer r.endWait()
 	inc.cancel()
@@ -246,7 +246,7 @@ func (r *run) stopChild(e *entry) error {
 func (r *run) stopped(inc *incarnation, err error, since time.Time) (nested error) {
 	e := inc.e
 	inc.exited, inc.waited = true, false
-	e.state = Stopped
+	e.state = StateStopped
 	r.setExit(e, err, true)
 	if errors.Is(err, ErrStopTimeout) {
 		nested = err
@@ -340,7 +340,7 @@ func (r *run) abandon(incs []*incarnation, w *stopWait, since time.Time) []error
 			continue // returned in time after all
 		}
 		e := inc.e
-		e.state = Stopped
+		e.state = StateStopped
 		inc.waited, inc.abandoned = false, true
 		e.abandoned++
 		if w.shutdown == child.BrutalKill && !w.cut {
@@ -422,8 +422,8 @@ func (r *run) shutdown() error {
 	var errs []error
 	for i := len(r.children) - 1; i >= 0; i-- {
 		e := r.children[i]
-		if e.state == Restarting {
-			e.state = Stopped
+		if e.state == StateRestarting {
+			e.state = StateStopped
 		}
 		if limit := r.stopLimit(); !limit.IsZero() && !r.clock.Now().Before(limit) {
 			errs = append(errs, r.stopAll(reversed(r.children[:i+1]), 0)...)
@@ -445,18 +445,18 @@ func (r *run) stopAll(list []*entry, shutdown time.Duration) []error {
 	w := r.newStopWait(shutdown, now)
 	var incs []*incarnation
 	for _, e := range list {
-		if e.state == Restarting {
-			e.state = Stopped
+		if e.state == StateRestarting {
+			e.state = StateStopped
 		}
 		inc := e.inc
 		if inc == nil {
 			continue
 		}
-		e.inc, e.state, inc.handled = nil, Stopped, true
+		e.inc, e.state, inc.handled = nil, StateStopped, true
 		if inc.exited {
 			continue
 		}
-		e.state, inc.waited = Stopping, true
+		e.state, inc.waited = StateStopping, true
 		incs = append(incs, inc)
 	}
 	if len(incs) == 0 {

@@ -147,7 +147,7 @@ func abandonedNestedTree(t *testing.T, st strategy.Strategy) (root, nested *supe
 	rec = supervisortest.NewRecorder()
 	clock = newClock()
 	root = mustNew(t, "root", []child.Spec{
-		{ID: "n", Service: nested, Kind: child.Supervisor, Shutdown: 100 * time.Millisecond},
+		{ID: "n", Service: nested, Kind: child.KindSupervisor, Shutdown: 100 * time.Millisecond},
 		pspec(w),
 	}, supervisor.WithStrategy(st), supervisor.WithClock(clock), supervisor.WithHook(rec.Hook()))
 	startT(t, root)

@@ -115,7 +115,7 @@ func TestPageInBrowser(t *testing.T) {
 	}
 	rec := supervisortest.NewRecorder()
 	root, err := supervisor.New("root", []child.Spec{
-		{ID: "db", Service: db, Kind: child.Supervisor},
+		{ID: "db", Service: db, Kind: child.KindSupervisor},
 		{ID: "flaky", Service: flaky, AwaitReady: true},
 	}, supervisor.WithHook(rec.Hook()), supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 5, Period: time.Minute}))
 	if err != nil {

@@ -85,7 +85,7 @@ type Exit struct {
 // NewDocument converts a tree snapshot taken at now into a [Document]. It does
 // no I/O.
 func NewDocument(t *supervisor.Tree, now time.Time) *Document {
-	root := supervisorNode(&Node{Name: t.Path, Path: t.Path, Kind: child.Supervisor.String()}, t)
+	root := supervisorNode(&Node{Name: t.Path, Path: t.Path, Kind: child.KindSupervisor.String()}, t)
 	return &Document{Time: now, Root: root}
 }
 
@@ -120,11 +120,11 @@ func childNode(c supervisor.ChildInfo) *Node {
 		Kind:      c.Kind.String(),
 		Restart:   c.Restart.String(),
 		State:     c.State.String(),
-		Ready:     c.State == supervisor.Running,
+		Ready:     c.State == supervisor.StateRunning,
 		Restarts:  c.Restarts,
 		Abandoned: c.Abandoned,
 	}
-	if c.State == supervisor.Stopped && !c.Started.IsZero() {
+	if c.State == supervisor.StateStopped && !c.Started.IsZero() {
 		n.State = "starting" // launched, not ready yet
 	}
 	if !c.Started.IsZero() {

@@ -61,16 +61,16 @@ func TestNewDocument(t *testing.T) {
 			Intensity: escalation.Intensity{MaxRestarts: 3, Period: 10 * time.Second},
 			InWindow:  2, Ready: true,
 			Children: []supervisor.ChildInfo{
-				{ID: "db", Path: "root/db", Kind: child.Supervisor, State: supervisor.Running, Started: t0, Restarts: 1, LastExit: crash, LastExitAt: t0.Add(-time.Second)},
-				{ID: "web", Path: "root/web", State: supervisor.Restarting, Restarts: 2, LastExit: pe, LastExitAt: t0},
-				{ID: "job", Path: "root/job", Restart: child.Transient, State: supervisor.Stopped, LastExitAt: t0},
-				{ID: "bye", Path: "root/bye", Restart: child.Temporary, State: supervisor.Stopped, LastExit: child.Shutdownf("drained"), LastExitAt: t0},
-				{ID: "slow", Path: "root/slow", State: supervisor.Stopped, Started: t0},
+				{ID: "db", Path: "root/db", Kind: child.KindSupervisor, State: supervisor.StateRunning, Started: t0, Restarts: 1, LastExit: crash, LastExitAt: t0.Add(-time.Second)},
+				{ID: "web", Path: "root/web", State: supervisor.StateRestarting, Restarts: 2, LastExit: pe, LastExitAt: t0},
+				{ID: "job", Path: "root/job", Restart: child.Transient, State: supervisor.StateStopped, LastExitAt: t0},
+				{ID: "bye", Path: "root/bye", Restart: child.Temporary, State: supervisor.StateStopped, LastExit: child.Shutdownf("drained"), LastExitAt: t0},
+				{ID: "slow", Path: "root/slow", State: supervisor.StateStopped, Started: t0},
 			},
 		},
 		Subtrees: map[string]*supervisor.Tree{
 			"db": {Info: supervisor.Info{Path: "root/db", Intensity: escalation.Default, Stopping: true, Ready: true,
-				Children: []supervisor.ChildInfo{{ID: "pool", Path: "root/db/pool", State: supervisor.Running, Started: t0, Abandoned: 1}}}},
+				Children: []supervisor.ChildInfo{{ID: "pool", Path: "root/db/pool", State: supervisor.StateRunning, Started: t0, Abandoned: 1}}}},
 		},
 	}
 	doc := documentJSON(t, tree, t0)

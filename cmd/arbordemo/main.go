@@ -84,7 +84,7 @@ func tree(log *zap.Logger, crashEvery time.Duration) (*supervisor.Supervisor, er
 	return supervisor.New("root", []child.Spec{
 		{ID: "ticker", Service: ticker(log), AwaitReady: true},
 		{ID: "flaky", Service: flaky(crashEvery), AwaitReady: true},
-		{ID: "db", Service: db, Kind: child.Supervisor},
+		{ID: "db", Service: db, Kind: child.KindSupervisor},
 	},
 		supervisor.WithLogger(log),
 		supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 20, Period: 10 * time.Second}),
