@@ -1,6 +1,6 @@
 package child
 
-import "fmt"
+import "github.com/arborgo/arbor/internal/enum"
 
 // Restart says when a child is restarted after it exits by itself. The zero
 // value is [Permanent], OTP's default.
@@ -17,32 +17,18 @@ const (
 
 var restartNames = [...]string{Permanent: "permanent", Transient: "transient", Temporary: "temporary"}
 
+var restartText = enum.Text[Restart]{Type: "Restart", Names: restartNames[:], Invalid: func(text, want string) error {
+	return &SpecError{Field: "Restart", Value: text, Reason: "want " + want}
+}}
+
 // String returns the lower-case OTP name of r, such as "permanent".
-func (r Restart) String() string {
-	if int(r) < len(restartNames) {
-		return restartNames[r]
-	}
-	return fmt.Sprintf("Restart(%d)", uint8(r))
-}
+func (r Restart) String() string { return restartText.String(r) }
 
 // MarshalText encodes r as its name. An unknown value is an error.
-func (r Restart) MarshalText() ([]byte, error) {
-	if int(r) >= len(restartNames) {
-		return nil, fmt.Errorf("%w: restart: unknown value %d", ErrInvalidSpec, uint8(r))
-	}
-	return []byte(restartNames[r]), nil
-}
+func (r Restart) MarshalText() ([]byte, error) { return restartText.Marshal(r) }
 
 // UnmarshalText parses a restart type name: "permanent", "transient" or "temporary".
-func (r *Restart) UnmarshalText(text []byte) error {
-	for i, name := range restartNames {
-		if string(text) == name {
-			*r = Restart(i)
-			return nil
-		}
-	}
-	return &SpecError{Field: "Restart", Value: string(text), Reason: `want "permanent", "transient" or "temporary"`}
-}
+func (r *Restart) UnmarshalText(text []byte) error { return restartText.Unmarshal(text, r) }
 
 // ShouldRestart reports whether an exit of a child of type r is restarted;
 // normal says whether the exit was normal (see [IsNormal]).
@@ -71,29 +57,15 @@ const (
 
 var kindNames = [...]string{KindWorker: "worker", KindSupervisor: "supervisor"}
 
+var kindText = enum.Text[Kind]{Type: "Kind", Names: kindNames[:], Invalid: func(text, want string) error {
+	return &SpecError{Field: "Kind", Value: text, Reason: "want " + want}
+}}
+
 // String returns "worker" or "supervisor".
-func (k Kind) String() string {
-	if int(k) < len(kindNames) {
-		return kindNames[k]
-	}
-	return fmt.Sprintf("Kind(%d)", uint8(k))
-}
+func (k Kind) String() string { return kindText.String(k) }
 
 // MarshalText encodes k as its name. An unknown value is an error.
-func (k Kind) MarshalText() ([]byte, error) {
-	if int(k) >= len(kindNames) {
-		return nil, fmt.Errorf("%w: kind: unknown value %d", ErrInvalidSpec, uint8(k))
-	}
-	return []byte(kindNames[k]), nil
-}
+func (k Kind) MarshalText() ([]byte, error) { return kindText.Marshal(k) }
 
 // UnmarshalText parses "worker" or "supervisor".
-func (k *Kind) UnmarshalText(text []byte) error {
-	for i, name := range kindNames {
-		if string(text) == name {
-			*k = Kind(i)
-			return nil
-		}
-	}
-	return &SpecError{Field: "Kind", Value: string(text), Reason: `want "worker" or "supervisor"`}
-}
+func (k *Kind) UnmarshalText(text []byte) error { return kindText.Unmarshal(text, k) }

@@ -17,9 +17,8 @@
 package strategy
 
 import (
-	"fmt"
-
 	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/internal/enum"
 )
 
 // Strategy is a supervisor's restart strategy. The zero value is [OneForOne].
@@ -41,32 +40,16 @@ const (
 
 var names = [...]string{OneForOne: "one_for_one", OneForAll: "one_for_all", RestForOne: "rest_for_one", SimpleOneForOne: "simple_one_for_one"}
 
+var strategyText = enum.Text[Strategy]{Type: "Strategy", Names: names[:], Invalid: enum.Errorf("strategy: unknown strategy")}
+
 // String returns OTP's name, such as "one_for_all".
-func (s Strategy) String() string {
-	if int(s) < len(names) {
-		return names[s]
-	}
-	return fmt.Sprintf("Strategy(%d)", uint8(s))
-}
+func (s Strategy) String() string { return strategyText.String(s) }
 
-// MarshalText encodes s as its OTP name.
-func (s Strategy) MarshalText() ([]byte, error) {
-	if int(s) >= len(names) {
-		return nil, fmt.Errorf("strategy: unknown value %d", uint8(s))
-	}
-	return []byte(names[s]), nil
-}
+// MarshalText encodes s as its OTP name. An unknown value is an error.
+func (s Strategy) MarshalText() ([]byte, error) { return strategyText.Marshal(s) }
 
-// UnmarshalText parses "one_for_one", "one_for_all" or "rest_for_one".
-func (s *Strategy) UnmarshalText(text []byte) error {
-	for i, n := range names {
-		if string(text) == n {
-			*s = Strategy(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("strategy: unknown strategy %q: want one_for_one, one_for_all, rest_for_one or simple_one_for_one", text)
-}
+// UnmarshalText parses an OTP strategy name, such as "one_for_all".
+func (s *Strategy) UnmarshalText(text []byte) error { return strategyText.Unmarshal(text, s) }
 
 // Valid reports whether s is one of the defined strategies.
 func (s Strategy) Valid() bool { return int(s) < len(names) }

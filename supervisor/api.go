@@ -3,11 +3,11 @@ package supervisor
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/internal/enum"
 )
 
 // ChildState is a child's state as [Supervisor.Children] reports it.
@@ -33,32 +33,16 @@ const (
 
 var stateNames = [...]string{StateRunning: "running", StateRestarting: "restarting", StateStopped: "stopped", StateStarting: "starting", StateStopping: "stopping"}
 
-// String returns "running", "restarting" or "stopped".
-func (s ChildState) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
-	}
-	return fmt.Sprintf("ChildState(%d)", uint8(s))
-}
+var stateText = enum.Text[ChildState]{Type: "ChildState", Names: stateNames[:], Invalid: enum.Errorf("supervisor: unknown child state")}
 
-// MarshalText encodes s as its name.
-func (s ChildState) MarshalText() ([]byte, error) {
-	if int(s) >= len(stateNames) {
-		return nil, fmt.Errorf("supervisor: unknown child state %d", uint8(s))
-	}
-	return []byte(stateNames[s]), nil
-}
+// String returns the state's name, such as "running".
+func (s ChildState) String() string { return stateText.String(s) }
 
-// UnmarshalText parses a child state name.
-func (s *ChildState) UnmarshalText(text []byte) error {
-	for i, n := range stateNames {
-		if string(text) == n {
-			*s = ChildState(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("supervisor: unknown child state %q", text)
-}
+// MarshalText encodes s as its name. An unknown value is an error.
+func (s ChildState) MarshalText() ([]byte, error) { return stateText.Marshal(s) }
+
+// UnmarshalText parses a child state name, such as "running".
+func (s *ChildState) UnmarshalText(text []byte) error { return stateText.Unmarshal(text, s) }
 
 // ChildInfo describes one child (OTP's which_children, with more detail).
 type ChildInfo struct {

@@ -1,9 +1,8 @@
 package supervisor
 
 import (
-	"fmt"
-
 	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/internal/enum"
 )
 
 // AutoShutdown says whether the exit of significant children shuts the
@@ -24,32 +23,16 @@ const (
 
 var autoNames = [...]string{AutoShutdownNever: "never", AutoShutdownAnySignificant: "any_significant", AutoShutdownAllSignificant: "all_significant"}
 
-// String returns OTP's name, such as "any_significant".
-func (a AutoShutdown) String() string {
-	if int(a) < len(autoNames) {
-		return autoNames[a]
-	}
-	return fmt.Sprintf("AutoShutdown(%d)", uint8(a))
-}
+var autoText = enum.Text[AutoShutdown]{Type: "AutoShutdown", Names: autoNames[:], Invalid: enum.Errorf("supervisor: unknown auto-shutdown")}
 
-// MarshalText encodes a as its OTP name.
-func (a AutoShutdown) MarshalText() ([]byte, error) {
-	if int(a) >= len(autoNames) {
-		return nil, fmt.Errorf("supervisor: unknown auto-shutdown value %d", uint8(a))
-	}
-	return []byte(autoNames[a]), nil
-}
+// String returns OTP's name, such as "any_significant".
+func (a AutoShutdown) String() string { return autoText.String(a) }
+
+// MarshalText encodes a as its OTP name. An unknown value is an error.
+func (a AutoShutdown) MarshalText() ([]byte, error) { return autoText.Marshal(a) }
 
 // UnmarshalText parses "never", "any_significant" or "all_significant".
-func (a *AutoShutdown) UnmarshalText(text []byte) error {
-	for i, n := range autoNames {
-		if string(text) == n {
-			*a = AutoShutdown(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("supervisor: unknown auto-shutdown %q: want never, any_significant or all_significant", text)
-}
+func (a *AutoShutdown) UnmarshalText(text []byte) error { return autoText.Unmarshal(text, a) }
 
 // checkSignificant returns a [*child.SpecError] on the field Significant for a
 // significant spec under auto-shutdown a [AutoShutdownNever], and nil otherwise: New,

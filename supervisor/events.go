@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/internal/enum"
 )
 
 // EventKind says what happened. Each kind maps to one OTP report context.
@@ -67,32 +68,16 @@ var kindNames = [...]string{
 	SupervisorStopped:     "supervisor_stopped",
 }
 
+var kindText = enum.Text[EventKind]{Type: "EventKind", Names: kindNames[:], Invalid: enum.Errorf("supervisor: unknown event kind")}
+
 // String returns the kind's snake_case name, such as "child_exited".
-func (k EventKind) String() string {
-	if int(k) < len(kindNames) {
-		return kindNames[k]
-	}
-	return fmt.Sprintf("EventKind(%d)", uint8(k))
-}
+func (k EventKind) String() string { return kindText.String(k) }
 
-// MarshalText encodes k as its name.
-func (k EventKind) MarshalText() ([]byte, error) {
-	if int(k) >= len(kindNames) {
-		return nil, fmt.Errorf("supervisor: unknown event kind %d", uint8(k))
-	}
-	return []byte(kindNames[k]), nil
-}
+// MarshalText encodes k as its name. An unknown value is an error.
+func (k EventKind) MarshalText() ([]byte, error) { return kindText.Marshal(k) }
 
-// UnmarshalText parses an event kind name.
-func (k *EventKind) UnmarshalText(text []byte) error {
-	for i, n := range kindNames {
-		if string(text) == n {
-			*k = EventKind(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("supervisor: unknown event kind %q", text)
-}
+// UnmarshalText parses an event kind name, such as "child_exited".
+func (k *EventKind) UnmarshalText(text []byte) error { return kindText.Unmarshal(text, k) }
 
 // Event is a typed supervisor report, delivered to hooks and logged.
 type Event struct {
