@@ -1,11 +1,11 @@
 package daemon
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/arborgo/arbor/supervisor"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -18,10 +18,6 @@ const DefaultShutdownBudget = 25 * time.Second
 // reportTimeout bounds the calls Run makes to report what is still running
 // after a forced exit or an overrun budget.
 const reportTimeout = time.Second
-
-// ErrInvalidOption matches an invalid option given to [Run]; Run logs it and
-// returns [ExitStartFailed].
-var ErrInvalidOption = errors.New("daemon: invalid option")
 
 // Option configures [Run].
 type Option interface{ apply(*options) }
@@ -52,7 +48,8 @@ func newOptions(opts []Option) options {
 
 func (o *options) invalid(format string, args ...any) {
 	if o.err == nil {
-		o.err = fmt.Errorf("%w: %s", ErrInvalidOption, fmt.Sprintf(format, args...))
+		// arbor has one ErrInvalidOption, the supervisor's, for every package.
+		o.err = fmt.Errorf("%w: daemon: %s", supervisor.ErrInvalidOption, fmt.Sprintf(format, args...))
 	}
 }
 

@@ -34,7 +34,10 @@ const (
 	// reverse order, then starts it and them again in declared order.
 	RestForOne
 	// SimpleOneForOne is OneForOne over instances of one template, added at
-	// run time; they are stopped in parallel.
+	// run time; they are stopped in parallel. It is what a supervisor built
+	// with supervisor.NewSimple reports as its strategy (Info, Config); such a
+	// supervisor is built only that way, so supervisor.New and Apply reject
+	// it, pointing to NewSimple.
 	SimpleOneForOne
 )
 

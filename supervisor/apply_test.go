@@ -57,10 +57,10 @@ func TestApplyRejectsInvalidConfig(t *testing.T) {
 	startT(t, sup)
 	j.reset()
 	for name, cfg := range map[string]supervisor.Config{
-		"duplicate": {Intensity: escalation.Default, Children: []child.Spec{pspec(a), pspec(a)}},
-		"bad spec":  {Intensity: escalation.Default, Children: []child.Spec{{ID: "x"}}},
-		"intensity": {Intensity: escalation.Intensity{MaxRestarts: -1, Period: time.Second}, Children: []child.Spec{pspec(a)}},
-		"strategy":  {Strategy: strategy.SimpleOneForOne, Intensity: escalation.Default},
+		"duplicate": {Flags: supervisor.Flags{Intensity: escalation.Default}, Children: []child.Spec{pspec(a), pspec(a)}},
+		"bad spec":  {Flags: supervisor.Flags{Intensity: escalation.Default}, Children: []child.Spec{{ID: "x"}}},
+		"intensity": {Flags: supervisor.Flags{Intensity: escalation.Intensity{MaxRestarts: -1, Period: time.Second}}, Children: []child.Spec{pspec(a)}},
+		"strategy":  {Flags: supervisor.Flags{Strategy: strategy.SimpleOneForOne, Intensity: escalation.Default}},
 	} {
 		if _, err := sup.Apply(testCtx(t), cfg); err == nil {
 			t.Errorf("%s: Apply = nil, want an error", name)
@@ -68,7 +68,7 @@ func TestApplyRejectsInvalidConfig(t *testing.T) {
 	}
 	wantJournal(t, j)
 	wantStates(t, sup, "a=running", "b=running")
-	if _, err := sup.Apply(testCtx(t), supervisor.Config{Intensity: escalation.Default, Children: []child.Spec{pspec(a), pspec(a)}}); !errors.Is(err, supervisor.ErrDuplicateID) {
+	if _, err := sup.Apply(testCtx(t), supervisor.Config{Flags: supervisor.Flags{Intensity: escalation.Default}, Children: []child.Spec{pspec(a), pspec(a)}}); !errors.Is(err, supervisor.ErrDuplicateID) {
 		t.Errorf("duplicate: %v, want ErrDuplicateID", err)
 	}
 }

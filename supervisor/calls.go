@@ -46,8 +46,8 @@ func (r *run) handleReq(q request) {
 		info := Info{
 			Path:      r.path,
 			Run:       r.id,
-			Strategy:  r.opts.strategy,
-			Intensity: r.opts.intensity,
+			Strategy:  r.opts.flags.Strategy,
+			Intensity: r.opts.flags.Intensity,
 			InWindow:  r.window.Len(r.clock.Now()),
 			Children:  r.childInfos(),
 		}
@@ -89,7 +89,7 @@ func (r *run) apiStart(sp child.Spec) error {
 	if r.opts.simple {
 		return fmt.Errorf("%w: use StartChild of the Simple supervisor", ErrSimpleOneForOne)
 	}
-	if err := checkSignificant(sp, r.opts.autoShutdown); err != nil {
+	if err := checkSignificant(sp, r.opts.flags.AutoShutdown); err != nil {
 		return err
 	}
 	if e := r.byID[sp.ID]; e != nil {

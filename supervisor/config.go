@@ -12,13 +12,21 @@ import (
 	"github.com/arborgo/arbor/strategy"
 )
 
-// Config is the part of a supervisor that [Supervisor.Apply] can change while
-// it runs: its flags and its list of children.
-type Config struct {
+// Flags are a supervisor's settings that [Supervisor.Apply] can change while
+// it runs: OTP's supervisor flags. The options of [New] that set them
+// ([WithStrategy], [WithIntensity], [WithAutoShutdown]) and [Config] share
+// this one type, so a flag cannot be added to one and forgotten in the other.
+type Flags struct {
 	Strategy     strategy.Strategy
 	Intensity    escalation.Intensity
 	AutoShutdown AutoShutdown
-	Children     []child.Spec // start order
+}
+
+// Config is the part of a supervisor that [Supervisor.Apply] can change while
+// it runs: its flags and its list of children.
+type Config struct {
+	Flags
+	Children []child.Spec // start order
 }
 
 // Changes reports what [Supervisor.Apply] did, by child ID, in the new start
@@ -50,12 +58,7 @@ func (s *Supervisor) Config() Config {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Config{
-		Strategy:     s.opts.strategy,
-		Intensity:    s.opts.intensity,
-		AutoShutdown: s.opts.autoShutdown,
-		Children:     slices.Clone(s.specs),
-	}
+	return Config{Flags: s.opts.flags, Children: slices.Clone(s.specs)}
 }
 
 // Apply changes a supervisor's configuration. A new configuration that is
@@ -78,7 +81,7 @@ func (s *Supervisor) Apply(ctx context.Context, cfg Config) (Changes, error) {
 	s.mu.Lock()
 	o := s.opts
 	s.mu.Unlock()
-	o.strategy, o.intensity, o.autoShutdown = cfg.Strategy, cfg.Intensity, cfg.AutoShutdown
+	o.flags = cfg.Flags
 	if o.simple {
 		cfg.Children = slices.Clone(cfg.Children)
 		for i := range cfg.Children {
@@ -126,9 +129,7 @@ type applyReq struct {
 	opts  options
 }
 
-func flagsDiffer(a, b options) bool {
-	return a.strategy != b.strategy || a.intensity != b.intensity || a.autoShutdown != b.autoShutdown
-}
+func flagsDiffer(a, b options) bool { return a.flags != b.flags }
 
 // diffSpecs classifies new against old without starting anything.
 func diffSpecs(old, new []child.Spec) Changes {
@@ -252,11 +253,10 @@ func (r *run) apply(q *applyReq) (Changes, error) {
 // setFlags takes the new flags and makes the new configuration the one the
 // next Serve starts from.
 func (r *run) setFlags(q *applyReq) {
-	r.opts.strategy, r.opts.autoShutdown = q.opts.strategy, q.opts.autoShutdown
-	if q.opts.intensity != r.opts.intensity {
-		r.opts.intensity = q.opts.intensity
-		r.window = escalation.NewWindow(q.opts.intensity)
+	if q.opts.flags.Intensity != r.opts.flags.Intensity {
+		r.window = escalation.NewWindow(q.opts.flags.Intensity)
 	}
+	r.opts.flags = q.opts.flags
 	r.s.mu.Lock()
 	r.s.specs, r.s.opts = q.specs, q.opts
 	r.s.mu.Unlock()

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
-
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/escalation"
 	"github.com/arborgo/arbor/strategy"
@@ -95,7 +93,7 @@ func TestPendingRestartsFireInDueOrder(t *testing.T) {
 	rec := supervisortest.NewRecorder()
 	s := mustNew(t, "root", []child.Spec{pspec(a), pspec(b)}, supervisor.WithClock(clock), supervisor.WithHook(rec.Hook()),
 		supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 5, Period: time.Hour}),
-		supervisor.WithBackoff(func() backoff.BackOff { built++; return &perChild{d: delays[(built-1)%2]} }))
+		supervisor.WithBackoff(func() supervisor.BackOff { built++; return &perChild{d: delays[(built-1)%2]} }))
 	startT(t, s)
 	j.reset()
 	a.crash(t, errBoom)

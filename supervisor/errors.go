@@ -49,9 +49,11 @@ var (
 	// ErrSimpleOneForOne: the call does not apply to a simple_one_for_one
 	// supervisor, or applies only to one (OTP's {error, simple_one_for_one}).
 	ErrSimpleOneForOne = errors.New("supervisor: not for a simple_one_for_one supervisor")
-	// ErrInvalidOption matches an invalid option given to [New].
+	// ErrInvalidOption matches an invalid option given to [New], and to the
+	// functions of arbor's other packages that take options (daemon.Run):
+	// arbor has this one.
 	ErrInvalidOption = errors.New("supervisor: invalid option")
-	// ErrBackoffStop: a child's backoff policy returned backoff.Stop; the
+	// ErrBackoffStop: a child's backoff policy returned BackOffStop; the
 	// supervisor gives up as if its intensity was exceeded.
 	ErrBackoffStop = errors.New("supervisor: backoff policy gave up")
 )

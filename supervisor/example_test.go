@@ -326,7 +326,7 @@ func ExampleWithBackoff() {
 		// No start timer: the fake clock then holds only the backoff timers.
 		{ID: "worker", Service: crash, AwaitReady: true, StartTimeout: child.Infinity},
 	},
-		supervisor.WithBackoff(func() backoff.BackOff {
+		supervisor.WithBackoff(func() supervisor.BackOff {
 			b := backoff.NewExponentialBackOff()
 			b.InitialInterval, b.Multiplier, b.RandomizationFactor = time.Second, 2, 0
 			b.MaxInterval = time.Minute

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"go.uber.org/zap"
 
 	"github.com/arborgo/arbor/escalation"
@@ -19,41 +18,38 @@ type optionFunc func(*options)
 func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
-	strategy     strategy.Strategy
-	intensity    escalation.Intensity
-	newBackoff   func() backoff.BackOff
+	flags        Flags // what Apply can change; Config carries the same type
+	newBackoff   func() BackOff
 	logger       *zap.Logger
 	hooks        []Hook
 	clock        Clock
 	startTimeout time.Duration
 	crashOnPanic bool
-	autoShutdown AutoShutdown
 	simple       bool // built by NewSimple: the strategy is simple_one_for_one
 }
 
 func defaultOptions() options {
 	return options{
-		strategy:  strategy.OneForOne,
-		intensity: escalation.Default,
-		logger:    zap.NewNop(),
-		clock:     systemClock{},
+		flags:  Flags{Strategy: strategy.OneForOne, Intensity: escalation.Default},
+		logger: zap.NewNop(),
+		clock:  systemClock{},
 	}
 }
 
 func (o *options) validate() error {
-	if !o.strategy.Valid() {
-		return fmt.Errorf("%w: WithStrategy(%v): unknown strategy", ErrInvalidOption, o.strategy)
+	if !o.flags.Strategy.Valid() {
+		return fmt.Errorf("%w: WithStrategy(%v): unknown strategy", ErrInvalidOption, o.flags.Strategy)
 	}
-	if o.simple != (o.strategy == strategy.SimpleOneForOne) {
-		return fmt.Errorf("%w: WithStrategy(%v): simple_one_for_one supervisors are built with NewSimple, and only with it", ErrInvalidOption, o.strategy)
+	if o.simple != (o.flags.Strategy == strategy.SimpleOneForOne) {
+		return fmt.Errorf("%w: WithStrategy(%v): simple_one_for_one supervisors are built with NewSimple, and only with it", ErrInvalidOption, o.flags.Strategy)
 	}
-	if int(o.autoShutdown) >= len(autoNames) {
-		return fmt.Errorf("%w: WithAutoShutdown(%v): unknown value", ErrInvalidOption, o.autoShutdown)
+	if int(o.flags.AutoShutdown) >= len(autoNames) {
+		return fmt.Errorf("%w: WithAutoShutdown(%v): unknown value", ErrInvalidOption, o.flags.AutoShutdown)
 	}
-	if o.simple && o.autoShutdown != AutoShutdownNever {
-		return fmt.Errorf("%w: WithAutoShutdown(%v): a simple_one_for_one supervisor cannot auto-shutdown (bad combination)", ErrInvalidOption, o.autoShutdown)
+	if o.simple && o.flags.AutoShutdown != AutoShutdownNever {
+		return fmt.Errorf("%w: WithAutoShutdown(%v): a simple_one_for_one supervisor cannot auto-shutdown (bad combination)", ErrInvalidOption, o.flags.AutoShutdown)
 	}
-	if err := o.intensity.Validate(); err != nil {
+	if err := o.flags.Intensity.Validate(); err != nil {
 		return fmt.Errorf("%w: WithIntensity: %w", ErrInvalidOption, err)
 	}
 	if o.startTimeout < 0 {
@@ -70,25 +66,49 @@ func (o *options) validate() error {
 
 // WithStrategy sets the restart strategy. Default [strategy.OneForOne]. The last one wins.
 func WithStrategy(s strategy.Strategy) Option {
-	return optionFunc(func(o *options) { o.strategy = s })
+	return optionFunc(func(o *options) { o.flags.Strategy = s })
 }
 
 // WithIntensity sets the restart intensity: past MaxRestarts restarts within
 // Period the supervisor gives up and escalates. Default [escalation.Default]
 // (1 in 5 s, as OTP). The last one wins.
 func WithIntensity(i escalation.Intensity) Option {
-	return optionFunc(func(o *options) { o.intensity = i })
+	return optionFunc(func(o *options) { o.flags.Intensity = i })
 }
 
+// BackOff is a policy of delays between restarts. Its method set is that of
+// github.com/cenkalti/backoff's BackOff, so that package's policies (such as
+// *backoff.ExponentialBackOff) can be used as they are, while arbor's API does
+// not depend on one major version of it.
+type BackOff interface {
+	// NextBackOff returns the delay before the next restart, or [BackOffStop]
+	// to make the supervisor give up.
+	NextBackOff() time.Duration
+	// Reset starts the policy over, from its initial delay.
+	Reset()
+}
+
+// BackOffStop, returned by [BackOff.NextBackOff], makes the supervisor give
+// up as if its intensity was exceeded; it equals backoff.Stop.
+const BackOffStop time.Duration = -1
+
 // WithBackoff sets a delay between a child's exit and its restart. newBackOff
-// is called once per child to build that child's policy (a backoff.BackOff is
-// not safe to share). The supervisor only asks it for delays: each delay is
+// is called once per child to build that child's policy (a policy is not safe
+// to share); with cenkalti/backoff:
+//
+//	supervisor.WithBackoff(func() supervisor.BackOff {
+//		b := backoff.NewExponentialBackOff()
+//		b.MaxElapsedTime = 0 // never give up
+//		return b
+//	})
+//
+// The supervisor only asks it for delays: each delay is
 // waited as a timer on the supervisor's clock, never a sleep, and a stop
 // interrupts it. The policy is reset once the child has stayed up a whole
 // intensity period. Build exponential policies with MaxElapsedTime 0: a
-// policy that returns backoff.Stop makes the supervisor give up. Default none:
+// policy that returns [BackOffStop] makes the supervisor give up. Default none:
 // restarts are immediate, as in OTP. The last one wins.
-func WithBackoff(newBackOff func() backoff.BackOff) Option {
+func WithBackoff(newBackOff func() BackOff) Option {
 	return optionFunc(func(o *options) { o.newBackoff = newBackOff })
 }
 
@@ -128,7 +148,7 @@ func WithStartTimeout(d time.Duration) Option {
 // stops its other children and Serve returns nil, a normal exit. Default
 // [AutoShutdownNever]. The last one wins.
 func WithAutoShutdown(a AutoShutdown) Option {
-	return optionFunc(func(o *options) { o.autoShutdown = a })
+	return optionFunc(func(o *options) { o.flags.AutoShutdown = a })
 }
 
 // WithCrashOnPanic lets a child's panic crash the process instead of being

@@ -10,7 +10,6 @@ import (
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/escalation"
 	"github.com/arborgo/arbor/strategy"
-	"github.com/cenkalti/backoff/v4"
 )
 
 // disarm stops the restart timer, with a TimerClock.
@@ -67,7 +66,7 @@ func (r *run) handleExit(e *entry, inc *incarnation, err error) {
 	if !ev.Restarted {
 		return // the shutdown that follows stops the rest
 	}
-	if e.backoff != nil && r.clock.Now().Sub(inc.started) >= r.opts.intensity.Period {
+	if e.backoff != nil && r.clock.Now().Sub(inc.started) >= r.opts.flags.Intensity.Period {
 		e.backoff.Reset()
 	}
 	r.restart(e, err, false)
@@ -79,7 +78,7 @@ func (r *run) handleExit(e *entry, inc *incarnation, err error) {
 // significantEnded reports whether a significant child's own exit, just
 // handled, shuts the supervisor down (OTP's auto_shutdown).
 func (r *run) significantEnded() bool {
-	switch r.opts.autoShutdown {
+	switch r.opts.flags.AutoShutdown {
 	case AutoShutdownAnySignificant:
 		return true
 	case AutoShutdownAllSignificant:
@@ -127,7 +126,7 @@ func (r *run) restart(e *entry, reason error, retry bool) {
 	}
 	var delay time.Duration
 	if e.backoff != nil {
-		if delay = e.backoff.NextBackOff(); delay == backoff.Stop {
+		if delay = e.backoff.NextBackOff(); delay == BackOffStop {
 			r.giveUp(e, reason, ErrBackoffStop)
 			return
 		}
@@ -163,7 +162,7 @@ func (r *run) restart(e *entry, reason error, retry bool) {
 // groupStrategy reports whether an exit restarts a group (one_for_all,
 // rest_for_one) rather than the child alone.
 func (r *run) groupStrategy() bool {
-	s := r.opts.strategy
+	s := r.opts.flags.Strategy
 	return s == strategy.OneForAll || s == strategy.RestForOne
 }
 
@@ -177,7 +176,7 @@ func (r *run) stopGroup(e *entry) []*entry {
 	for i, c := range snapshot {
 		types[i] = c.spec.Restart
 	}
-	p := r.opts.strategy.Plan(types, slices.Index(snapshot, e), false)
+	p := r.opts.flags.Strategy.Plan(types, slices.Index(snapshot, e), false)
 	for _, j := range p.Stop {
 		c := snapshot[j]
 		_ = r.stopChild(c) // an abandoned sibling is reported by its event
@@ -210,7 +209,7 @@ func (r *run) giveUp(e *entry, reason, why error) {
 	ev := r.childEvent(IntensityExceeded, e, reason)
 	ev.InWindow = r.window.Len(r.clock.Now())
 	r.emit(ev)
-	r.failure = &GiveUpError{Supervisor: r.path, Child: e.spec.ID, Err: reason, Intensity: r.opts.intensity, Reason: why}
+	r.failure = &GiveUpError{Supervisor: r.path, Child: e.spec.ID, Err: reason, Intensity: r.opts.flags.Intensity, Reason: why}
 }
 
 // runDue carries out the earliest due restart: unless its child was

@@ -42,7 +42,7 @@ func failOnce(p *probe, n int) *probe {
 
 // constantBackoff is a WithBackoff option with a constant delay d.
 func constantBackoff(d time.Duration) supervisor.Option {
-	return supervisor.WithBackoff(func() backoff.BackOff { return backoff.NewConstantBackOff(d) })
+	return supervisor.WithBackoff(func() supervisor.BackOff { return backoff.NewConstantBackOff(d) })
 }
 
 // a7, a6, a14.1-2: each retry after a failed restart is a new restart event,
@@ -374,7 +374,7 @@ func TestBackoffResetsAfterChildStaysUpAPeriod(t *testing.T) {
 	clock := newClock()
 	a := newProbe("a", nil)
 	rec := supervisortest.NewRecorder()
-	exp := supervisor.WithBackoff(func() backoff.BackOff {
+	exp := supervisor.WithBackoff(func() supervisor.BackOff {
 		b := backoff.NewExponentialBackOff()
 		b.InitialInterval, b.Multiplier, b.RandomizationFactor = time.Second, 2, 0
 		b.MaxInterval, b.MaxElapsedTime = time.Hour, 0
@@ -411,7 +411,7 @@ func TestBackoffResetsAfterChildStaysUpAPeriod(t *testing.T) {
 func TestBackoffStopGivesUp(t *testing.T) {
 	a := newProbe("a", nil)
 	s := mustNew(t, "root", []child.Spec{pspec(a)}, lenient,
-		supervisor.WithBackoff(func() backoff.BackOff { return &backoff.StopBackOff{} }),
+		supervisor.WithBackoff(func() supervisor.BackOff { return &backoff.StopBackOff{} }),
 		supervisor.WithClock(newClock()))
 	startT(t, s)
 	a.crash(t, errBoom)

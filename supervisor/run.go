@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"go.uber.org/zap"
 
 	"github.com/arborgo/arbor/child"
@@ -74,11 +73,11 @@ type entry struct {
 	removed       bool
 	inc           *incarnation // the running incarnation, or nil
 	restarts      int
-	incs          uint64          // incarnations launched in this run: the latest one's number
-	abandoned     int             // abandoned incarnations that have not returned
-	gen           uint64          // bumped to cancel a pending restart
-	seq           uint64          // simple_one_for_one: start order
-	backoff       backoff.BackOff // nil without WithBackoff
+	incs          uint64  // incarnations launched in this run: the latest one's number
+	abandoned     int     // abandoned incarnations that have not returned
+	gen           uint64  // bumped to cancel a pending restart
+	seq           uint64  // simple_one_for_one: start order
+	backoff       BackOff // nil without WithBackoff
 	lastExit      error
 	lastAt        time.Time // when lastExit happened
 	lastRequested bool      // lastExit followed a stop the supervisor asked for
@@ -106,7 +105,7 @@ func newRun(s *Supervisor, ctx context.Context, l *lifecycle) *run {
 		msgs:      make(chan msg, 64),
 		reqs:      make(chan request),
 		byID:      make(map[string]*entry, len(s.specs)),
-		window:    escalation.NewWindow(s.opts.intensity),
+		window:    escalation.NewWindow(s.opts.flags.Intensity),
 	}
 	if s.opts.simple {
 		r.template = s.specs[0]

@@ -71,10 +71,10 @@ func NewSimple[A any](name string, template child.Spec, start func(ctx context.C
 			opt.apply(&o)
 		}
 	}
-	if o.strategy != strategy.OneForOne {
-		return nil, fmt.Errorf("%w: WithStrategy(%v) cannot be used with NewSimple", ErrInvalidOption, o.strategy)
+	if o.flags.Strategy != strategy.OneForOne {
+		return nil, fmt.Errorf("%w: WithStrategy(%v) cannot be used with NewSimple", ErrInvalidOption, o.flags.Strategy)
 	}
-	o.strategy, o.simple = strategy.SimpleOneForOne, true
+	o.flags.Strategy, o.simple = strategy.SimpleOneForOne, true
 	s, err := build(name, []child.Spec{template}, o)
 	if err != nil {
 		return nil, err

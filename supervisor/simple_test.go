@@ -297,7 +297,7 @@ func TestSimpleCountRestarting(t *testing.T) {
 	rec := supervisortest.NewRecorder()
 	p := newSimple(t, child.Spec{ID: "w", AwaitReady: true}, in.start, supervisor.WithClock(clock), supervisor.WithHook(rec.Hook()),
 		supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 5, Period: time.Hour}),
-		supervisor.WithBackoff(func() backoff.BackOff { return backoff.NewConstantBackOff(time.Minute) }))
+		supervisor.WithBackoff(func() supervisor.BackOff { return backoff.NewConstantBackOff(time.Minute) }))
 	ctx := testCtx(t)
 	for _, arg := range []string{"a", "b", "c"} {
 		if _, err := p.StartChild(ctx, arg); err != nil {

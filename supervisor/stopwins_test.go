@@ -523,7 +523,7 @@ func TestPendingGroupRestartBelongsToItsChild(t *testing.T) {
 	rec := supervisortest.NewRecorder()
 	s := mustNew(t, "root", []child.Spec{pspec(a), pspec(x), pspec(c)}, supervisor.WithClock(clock),
 		supervisor.WithStrategy(strategy.RestForOne), supervisor.WithHook(rec.Hook()),
-		supervisor.WithBackoff(func() backoff.BackOff { return backoff.NewConstantBackOff(time.Second) }))
+		supervisor.WithBackoff(func() supervisor.BackOff { return backoff.NewConstantBackOff(time.Second) }))
 	startT(t, s)
 	x.crash(t, errBoom)
 	waitEvent(t, rec, supervisor.RestartScheduled, "x", 1)

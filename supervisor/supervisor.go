@@ -92,7 +92,7 @@ func checkSpecs(specs []child.Spec, o *options) ([]child.Spec, error) {
 		if err := sp.Validate(); err != nil {
 			return nil, fmt.Errorf("supervisor: spec %d: %w", i, err)
 		}
-		if err := checkSignificant(sp, o.autoShutdown); err != nil {
+		if err := checkSignificant(sp, o.flags.AutoShutdown); err != nil {
 			return nil, fmt.Errorf("supervisor: spec %d: %w", i, err)
 		}
 		if _, dup := seen[sp.ID]; dup {
@@ -122,5 +122,5 @@ func (s *Supervisor) Strategy() strategy.Strategy {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.opts.strategy
+	return s.opts.flags.Strategy
 }

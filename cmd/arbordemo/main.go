@@ -74,7 +74,7 @@ func tree(log *zap.Logger, crashEvery time.Duration) (*supervisor.Supervisor, er
 	if err != nil {
 		return nil, err
 	}
-	newBackoff := func() backoff.BackOff {
+	newBackoff := func() supervisor.BackOff {
 		b := backoff.NewExponentialBackOff()
 		b.InitialInterval = 100 * time.Millisecond
 		b.MaxInterval = time.Second
