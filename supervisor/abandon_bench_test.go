@@ -44,7 +44,7 @@ func (d *deaf) free() {
 
 // startDeafStatic starts a supervisor of n static deaf children, each with an
 // hour to stop.
-func startDeafStatic(b *testing.B, n int, d *deaf) *supervisor.Supervisor {
+func startDeafStatic(b *testing.B, n int, d *deaf) sup {
 	b.Helper()
 	specs := make([]child.Spec, n)
 	for i := range specs {
@@ -62,7 +62,7 @@ func startDeafStatic(b *testing.B, n int, d *deaf) *supervisor.Supervisor {
 
 // startDeafSimple starts a simple_one_for_one supervisor running n deaf
 // instances, with an hour to stop.
-func startDeafSimple(b *testing.B, n int, d *deaf) *supervisor.Supervisor {
+func startDeafSimple(b *testing.B, n int, d *deaf) sup {
 	b.Helper()
 	p, err := supervisor.NewSimple("abandon", child.Spec{ID: "w", Shutdown: time.Hour},
 		func(ctx context.Context, _ struct{}) error { return d.serve(ctx) })
@@ -78,7 +78,7 @@ func startDeafSimple(b *testing.B, n int, d *deaf) *supervisor.Supervisor {
 			b.Fatal(err)
 		}
 	}
-	return p.Supervisor
+	return p
 }
 
 // BenchmarkStopAbandons: Stop with a 20 ms deadline, which passes while every
@@ -90,7 +90,7 @@ func startDeafSimple(b *testing.B, n int, d *deaf) *supervisor.Supervisor {
 func BenchmarkStopAbandons(b *testing.B) {
 	for _, tree := range []struct {
 		name  string
-		start func(*testing.B, int, *deaf) *supervisor.Supervisor
+		start func(*testing.B, int, *deaf) sup
 	}{
 		{"static", startDeafStatic},
 		{"simple", startDeafSimple},

@@ -87,7 +87,7 @@ func (r *run) handleReq(q request) {
 
 func (r *run) apiStart(sp child.Spec) error {
 	if r.opts.simple {
-		return fmt.Errorf("%w: use StartChild of the Simple supervisor", ErrSimpleOneForOne)
+		return fmt.Errorf("%w: use StartChild of the Simple supervisor", errSimpleOneForOne)
 	}
 	if err := checkSignificant(sp, r.opts.flags.AutoShutdown); err != nil {
 		return err
@@ -99,10 +99,10 @@ func (r *run) apiStart(sp child.Spec) error {
 		return fmt.Errorf("%w: %q", ErrAlreadyPresent, sp.ID)
 	}
 	e := r.addOwnEntry(sp)
-	if sub, ok := sp.Service.(*Supervisor); ok {
+	if sub, ok := sp.Service.(subtree); ok {
 		r.dynMu.Lock()
 		if r.dynSups == nil {
-			r.dynSups = make(map[string]*Supervisor)
+			r.dynSups = make(map[string]subtree)
 		}
 		r.dynSups[sp.ID] = sub
 		r.dynMu.Unlock()
@@ -127,7 +127,7 @@ func (r *run) apiTerminate(id string, handle bool) error {
 		if handle {
 			return fmt.Errorf("%w: %q", ErrNotFound, id)
 		}
-		return fmt.Errorf("%w: terminate instances by their Handle", ErrSimpleOneForOne)
+		return fmt.Errorf("%w: terminate instances by their Handle", errSimpleOneForOne)
 	}
 	if handle {
 		return r.terminateInstance(id)
@@ -149,7 +149,7 @@ func (r *run) apiTerminate(id string, handle bool) error {
 // may act on it: it exists and is neither running nor restarting.
 func (r *run) notRunning(id string) (*entry, error) {
 	if r.opts.simple {
-		return nil, ErrSimpleOneForOne
+		return nil, errSimpleOneForOne
 	}
 	e := r.byID[id]
 	switch {
@@ -185,9 +185,9 @@ func (r *run) apiDelete(id string) error {
 	return nil
 }
 
-// dynamicSupervisor returns the *Supervisor service of a child added with
+// dynamicSupervisor returns the supervisor service of a child added with
 // StartChild; it is called from outside the run goroutine.
-func (r *run) dynamicSupervisor(id string) *Supervisor {
+func (r *run) dynamicSupervisor(id string) subtree {
 	r.dynMu.Lock()
 	defer r.dynMu.Unlock()
 	return r.dynSups[id]

@@ -42,12 +42,12 @@ func TestStartChildRejectsSignificantUnderNever(t *testing.T) {
 }
 
 // settleSimple waits until p has finished any start or stop in progress (see
-// settle): a mutating call, refused by a simple_one_for_one supervisor, is
-// answered only between starts and stops.
-func settleSimple(t *testing.T, p *supervisor.Simple[string]) {
+// settle): Apply with the configuration p already has is a call that changes
+// nothing, and it is answered only between starts and stops.
+func settleSimple[A any](t *testing.T, p *supervisor.Simple[A]) {
 	t.Helper()
-	if err := p.Supervisor.TerminateChild(testCtx(t), "\x00settle"); !errors.Is(err, supervisor.ErrSimpleOneForOne) {
-		t.Fatalf("settle: TerminateChild = %v, want ErrSimpleOneForOne", err)
+	if _, err := p.Apply(testCtx(t), p.Config()); err != nil {
+		t.Fatalf("settle: Apply = %v", err)
 	}
 }
 
@@ -71,7 +71,7 @@ func TestSimpleTransientInstanceDeletedAfterNormalExit(t *testing.T) {
 	if ev := waitEvent(t, rec, supervisor.ChildExited, "w#1", 1); ev.Restarted {
 		t.Fatal("a transient instance that ended normally was restarted")
 	}
-	wantStates(t, p.Supervisor, "w#2=running")
+	wantStates(t, p, "w#2=running")
 	if c, err := p.CountChildren(ctx); err != nil || c != (supervisor.Counts{Specs: 1, Active: 1, Workers: 1}) {
 		t.Fatalf("CountChildren = %+v, %v, want the running instance only", c, err)
 	}
@@ -81,7 +81,7 @@ func TestSimpleTransientInstanceDeletedAfterNormalExit(t *testing.T) {
 		t.Fatalf("restarted with %q, want crash", got)
 	}
 	settleSimple(t, p)
-	if w2 := find(t, wantStates(t, p.Supervisor, "w#2=running"), "w#2"); w2.Restarts != 1 {
+	if w2 := find(t, wantStates(t, p, "w#2=running"), "w#2"); w2.Restarts != 1 {
 		t.Fatalf("w#2 restarts = %d, want 1", w2.Restarts)
 	}
 }
@@ -118,9 +118,9 @@ func TestSimpleInstanceNotRestartedIsDeleted(t *testing.T) {
 	in.exitChan("crash") <- errBoom
 	waitEvent(t, rec, supervisor.IntensityExceeded, "w#2", 1)
 	recv(t, cancelled, "stuck cancelled") // the shutdown waits for it
-	wantStates(t, p.Supervisor, "w#1=stopping")
+	wantStates(t, p, "w#1=stopping")
 	open()
-	if err := waitSup(t, p.Supervisor); !errors.Is(err, escalation.ErrExceeded) {
+	if err := waitSup(t, p); !errors.Is(err, escalation.ErrExceeded) {
 		t.Fatalf("Serve = %v, want ErrExceeded", err)
 	}
 }
@@ -164,10 +164,9 @@ type notBuilt interface {
 	Stop(context.Context) error
 	Wait() error
 	Ready() <-chan struct{}
+	Done() <-chan struct{}
 	Apply(context.Context, supervisor.Config) (supervisor.Changes, error)
 	Config() supervisor.Config
-	RestartChild(context.Context, string) error
-	DeleteChild(context.Context, string) error
 	Children(context.Context) ([]supervisor.ChildInfo, error)
 	CountChildren(context.Context) (supervisor.Counts, error)
 	ChildSpec(context.Context, string) (child.Spec, error)
@@ -210,8 +209,6 @@ func checkNotBuilt(t *testing.T, s notBuilt) {
 	wantNotBuilt(t, "Stop", func() error { return s.Stop(ctx) })
 	wantNotBuilt(t, "Wait", s.Wait)
 	wantNotBuilt(t, "Apply", func() error { _, err := s.Apply(ctx, cfg); return err })
-	wantNotBuilt(t, "RestartChild", func() error { return s.RestartChild(ctx, "a") })
-	wantNotBuilt(t, "DeleteChild", func() error { return s.DeleteChild(ctx, "a") })
 	wantNotBuilt(t, "Children", func() error { _, err := s.Children(ctx); return err })
 	wantNotBuilt(t, "CountChildren", func() error { _, err := s.CountChildren(ctx); return err })
 	wantNotBuilt(t, "ChildSpec", func() error { _, err := s.ChildSpec(ctx, "a"); return err })
@@ -220,6 +217,11 @@ func checkNotBuilt(t *testing.T, s notBuilt) {
 	wantNoPanic(t, "Ready", func() {
 		if c := s.Ready(); c != nil {
 			t.Errorf("Ready = %v, want nil", c)
+		}
+	})
+	wantNoPanic(t, "Done", func() {
+		if c := s.Done(); c != nil {
+			t.Errorf("Done = %v, want nil", c)
 		}
 	})
 	wantNoPanic(t, "Config", func() {
@@ -245,6 +247,8 @@ func TestZeroSupervisorReturnsErrNotBuilt(t *testing.T) {
 		ctx := testCtx(t)
 		wantNotBuilt(t, "StartChild", func() error { return s.StartChild(ctx, pspec(newProbe("a", nil))) })
 		wantNotBuilt(t, "TerminateChild", func() error { return s.TerminateChild(ctx, "a") })
+		wantNotBuilt(t, "RestartChild", func() error { return s.RestartChild(ctx, "a") })
+		wantNotBuilt(t, "DeleteChild", func() error { return s.DeleteChild(ctx, "a") })
 		wantNoPanic(t, "Strategy", func() { _ = s.Strategy() })
 	})
 	t.Run("Simple", func(t *testing.T) {
@@ -253,8 +257,6 @@ func TestZeroSupervisorReturnsErrNotBuilt(t *testing.T) {
 		ctx := testCtx(t)
 		wantNotBuilt(t, "StartChild", func() error { _, err := p.StartChild(ctx, "x"); return err })
 		wantNotBuilt(t, "TerminateChild", func() error { return p.TerminateChild(ctx, supervisor.Handle{}) })
-		wantNotBuilt(t, "Supervisor.StartChild", func() error { return p.Supervisor.StartChild(ctx, pspec(newProbe("a", nil))) })
-		wantNoPanic(t, "Strategy", func() { _ = p.Strategy() })
 	})
 	t.Run("child", func(t *testing.T) {
 		// As a nested supervisor, it fails its start with that error.

@@ -83,10 +83,10 @@ func TestSimpleHandleFromEarlierServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	recv(t, in.started, "first")
-	if err := stop(t, p.Supervisor); err != nil {
+	if err := stop(t, p); err != nil {
 		t.Fatal(err)
 	}
-	startT(t, p.Supervisor)
+	startT(t, p)
 	h, err := p.StartChild(ctx, "second")
 	if err != nil {
 		t.Fatal(err)

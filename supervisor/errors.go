@@ -46,9 +46,6 @@ var (
 	ErrBusyWithCaller = errors.New("supervisor: call from the child the supervisor is waiting on")
 	// ErrStopping: the call could not complete because the supervisor is shutting down.
 	ErrStopping = errors.New("supervisor: shutting down")
-	// ErrSimpleOneForOne: the call does not apply to a simple_one_for_one
-	// supervisor, or applies only to one (OTP's {error, simple_one_for_one}).
-	ErrSimpleOneForOne = errors.New("supervisor: not for a simple_one_for_one supervisor")
 	// ErrInvalidOption matches an invalid option given to [New], and to the
 	// functions of arbor's other packages that take options (daemon.Run):
 	// arbor has this one.
@@ -134,6 +131,10 @@ func (e *StopTimeoutError) Error() string {
 func (e *StopTimeoutError) Is(target error) bool {
 	return target == ErrStopTimeout || (e.Deadline && target == context.DeadlineExceeded)
 }
+
+// errSimpleOneForOne: a call of a Supervisor that does not apply to the
+// simple_one_for_one run behind a Simple, which does not expose it.
+var errSimpleOneForOne = errors.New("supervisor: not for a simple_one_for_one supervisor")
 
 // errIgnored is startChild's result for a child that declined to start.
 var errIgnored = errors.New("ignored")

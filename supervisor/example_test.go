@@ -247,9 +247,6 @@ func ExampleNewSimple() {
 	counts, _ := pool.CountChildren(ctx)
 	fmt.Printf("%+v\n", counts)
 
-	// Instances have no ID-based API.
-	fmt.Println(errors.Is(pool.RestartChild(ctx, h2.ID()), supervisor.ErrSimpleOneForOne))
-
 	fmt.Println("Stop:", pool.Stop(ctx))
 	// Output:
 	// serving 10.0.0.1:5432
@@ -259,7 +256,6 @@ func ExampleNewSimple() {
 	// again: <nil>
 	// conn#2 running
 	// {Specs:1 Active:1 Supervisors:0 Workers:1}
-	// true
 	// Stop: <nil>
 }
 

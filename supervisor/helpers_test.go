@@ -89,7 +89,7 @@ func spec(c *controlled) child.Spec {
 	return child.Spec{ID: c.id, Service: c, AwaitReady: true}
 }
 
-func startSup(t *testing.T, s *supervisor.Supervisor) {
+func startSup(t *testing.T, s sup) {
 	t.Helper()
 	if err := s.Start(testCtx(t)); err != nil {
 		t.Fatalf("Start: %v", err)
@@ -127,10 +127,21 @@ func mustNew(t *testing.T, name string, specs []child.Spec, opts ...supervisor.O
 	return s
 }
 
+// sup is what the helpers need of a *supervisor.Supervisor or a
+// *supervisor.Simple.
+type sup interface {
+	Name() string
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Wait() error
+	Children(ctx context.Context) ([]supervisor.ChildInfo, error)
+	Info(ctx context.Context) (supervisor.Info, error)
+}
+
 // startT starts s and stops it at cleanup. Unlike startSup, the cleanup's
 // Stop is bounded, so a test that failed with a child still blocked does not
 // hang.
-func startT(t *testing.T, s *supervisor.Supervisor) {
+func startT(t *testing.T, s sup) {
 	t.Helper()
 	if err := s.Start(testCtx(t)); err != nil {
 		t.Fatalf("Start: %v", err)
@@ -151,7 +162,7 @@ func startT(t *testing.T, s *supervisor.Supervisor) {
 
 // waitSup waits for the supervisor's current or last Serve to return and
 // returns its result.
-func waitSup(t *testing.T, s *supervisor.Supervisor) error {
+func waitSup(t *testing.T, s sup) error {
 	t.Helper()
 	c := make(chan error, 1)
 	// Ends when Serve returns; bounded by the test's cleanup Stop otherwise.
@@ -340,7 +351,7 @@ func (s *stubborn) Serve(ctx context.Context) error {
 func (s *stubborn) free() { s.once.Do(func() { close(s.release) }) }
 
 // children lists s's children or fails the test.
-func children(t *testing.T, s *supervisor.Supervisor) []supervisor.ChildInfo {
+func children(t *testing.T, s sup) []supervisor.ChildInfo {
 	t.Helper()
 	infos, err := s.Children(testCtx(t))
 	if err != nil {
@@ -359,7 +370,7 @@ func states(infos []supervisor.ChildInfo) []string {
 }
 
 // wantStates fails the test unless s's children are, in order, want.
-func wantStates(t *testing.T, s *supervisor.Supervisor, want ...string) []supervisor.ChildInfo {
+func wantStates(t *testing.T, s sup, want ...string) []supervisor.ChildInfo {
 	t.Helper()
 	infos := children(t, s)
 	if got := states(infos); !slices.Equal(got, want) {
@@ -447,7 +458,7 @@ func newGate(t *testing.T) (c chan struct{}, open func()) {
 // stop stops s and returns Stop's result. Its ctx has no deadline: a
 // deadline is read against the supervisor's clock, which in most tests is a
 // fake one far from the wall clock.
-func stop(t *testing.T, s *supervisor.Supervisor) error {
+func stop(t *testing.T, s sup) error {
 	t.Helper()
 	c := make(chan error, 1)
 	// Ends when Stop returns.

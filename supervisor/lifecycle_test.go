@@ -200,8 +200,8 @@ func TestSimpleStartChildCtxEndsDuringStart(t *testing.T) {
 	if !errors.Is(r.err, context.Canceled) || r.h.IsZero() {
 		t.Fatalf("StartChild = %q, %v; want the instance's Handle and context.Canceled", r.h.ID(), r.err)
 	}
-	settle2(t, p.Supervisor)
-	if infos := children(t, p.Supervisor); len(infos) != 0 {
+	settleSimple(t, p)
+	if infos := children(t, p); len(infos) != 0 {
 		t.Fatalf("children %v after the caller gave up, want none", states(infos))
 	}
 	if err := p.TerminateChild(testCtx(t), r.h); err != nil {
@@ -212,16 +212,8 @@ func TestSimpleStartChildCtxEndsDuringStart(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("StartChild with a done ctx = %q, %v", h.ID(), err)
 	}
-	if infos := children(t, p.Supervisor); len(infos) != 0 {
+	if infos := children(t, p); len(infos) != 0 {
 		t.Fatalf("children %v, want none", states(infos))
 	}
 }
 
-// settle2 waits until a simple_one_for_one supervisor has finished what it
-// was doing: a mutating call is handled only between starts and stops.
-func settle2(t *testing.T, s *supervisor.Supervisor) {
-	t.Helper()
-	if err := s.DeleteChild(testCtx(t), "x"); !errors.Is(err, supervisor.ErrSimpleOneForOne) {
-		t.Fatalf("settle: DeleteChild = %v", err)
-	}
-}

@@ -32,7 +32,7 @@ type run struct {
 	reqs chan request // calls from the API; never closed
 
 	dynMu   sync.Mutex
-	dynSups map[string]*Supervisor // guarded by dynMu: nested supervisors added with StartChild, for Tree
+	dynSups map[string]subtree // guarded by dynMu: nested supervisors added with StartChild, for Tree
 
 	// Owned by the run goroutine.
 	children      []*entry // start order
@@ -163,7 +163,7 @@ func (r *run) appendEntry(e *entry) *entry {
 func (r *run) remove(e *entry) {
 	e.removed = true
 	delete(r.byID, e.spec.ID)
-	if _, ok := e.spec.Service.(*Supervisor); ok {
+	if _, ok := e.spec.Service.(subtree); ok {
 		r.dynMu.Lock()
 		delete(r.dynSups, e.spec.ID)
 		r.dynMu.Unlock()

@@ -18,14 +18,80 @@ import (
 // temporary one, a transient one that ended normally) is deleted, as in OTP;
 // it is never kept, stopped. It starts no children when it starts, and
 // stops its instances in parallel under one shared budget, the template's
-// Shutdown. Every method of [Supervisor] is available on it; RestartChild,
-// DeleteChild and the spec-taking StartChild return [ErrSimpleOneForOne].
+// Shutdown.
+//
+// Its methods are those of a [Supervisor] that apply to it: the lifecycle
+// (Serve, Start, Stop, Wait, Ready, Done), snapshots (Children,
+// CountChildren, ChildSpec, Info, Tree), Config and Apply (for the template
+// and the flags), and its own StartChild and TerminateChild, which take an
+// argument and a [Handle]. It is a [child.Service], so it nests in a tree
+// like any supervisor, and a parent's [Supervisor.Tree] includes it.
 //
 // Starting, exiting, restarting and terminating an instance cost the same
 // however many instances run.
 type Simple[A any] struct {
-	*Supervisor
+	sup   *Supervisor // nil in a zero Simple: every method returns ErrNotBuilt
 	start func(ctx context.Context, arg A) error
+}
+
+var _ child.Service = (*Simple[int])(nil)
+
+// Name returns the name given to [NewSimple].
+func (p *Simple[A]) Name() string { return p.sup.Name() }
+
+// String returns the supervisor's name.
+func (p *Simple[A]) String() string { return p.sup.String() }
+
+// Serve runs the supervisor as [Supervisor.Serve] does, with no instances at
+// first.
+func (p *Simple[A]) Serve(ctx context.Context) error { return p.sup.Serve(ctx) }
+
+// Start runs Serve on a goroutine of its own, as [Supervisor.Start] does.
+func (p *Simple[A]) Start(ctx context.Context) error { return p.sup.Start(ctx) }
+
+// Stop stops every instance, in parallel under the template's budget, as
+// [Supervisor.Stop] does.
+func (p *Simple[A]) Stop(ctx context.Context) error { return p.sup.Stop(ctx) }
+
+// Wait waits for Serve to return, as [Supervisor.Wait] does.
+func (p *Simple[A]) Wait() error { return p.sup.Wait() }
+
+// Done is [Supervisor.Done].
+func (p *Simple[A]) Done() <-chan struct{} { return p.sup.Done() }
+
+// Ready is [Supervisor.Ready]: closed once Serve has begun (it starts no
+// instances of its own).
+func (p *Simple[A]) Ready() <-chan struct{} { return p.sup.Ready() }
+
+// Children lists the instances in start order.
+func (p *Simple[A]) Children(ctx context.Context) ([]ChildInfo, error) { return p.sup.Children(ctx) }
+
+// CountChildren counts as OTP does for simple_one_for_one: one spec, the
+// active instances, and every instance by kind.
+func (p *Simple[A]) CountChildren(ctx context.Context) (Counts, error) {
+	return p.sup.CountChildren(ctx)
+}
+
+// ChildSpec returns the spec of the instance with that ID.
+func (p *Simple[A]) ChildSpec(ctx context.Context, id string) (child.Spec, error) {
+	return p.sup.ChildSpec(ctx, id)
+}
+
+// Info returns a view of the supervisor and its instances.
+func (p *Simple[A]) Info(ctx context.Context) (Info, error) { return p.sup.Info(ctx) }
+
+// Tree returns a view of the supervisor and its instances, as a leaf of a
+// tree.
+func (p *Simple[A]) Tree(ctx context.Context) (*Tree, error) { return p.sup.Tree(ctx) }
+
+// Config returns the template (as the one child) and the flags.
+func (p *Simple[A]) Config() Config { return p.sup.Config() }
+
+// Apply changes the template and the flags, as [Supervisor.Apply] does: cfg
+// holds exactly one child spec, whose Service must be nil. Running instances
+// keep the spec they started with; new ones get the new template.
+func (p *Simple[A]) Apply(ctx context.Context, cfg Config) (Changes, error) {
+	return p.sup.Apply(ctx, cfg)
 }
 
 // Handle identifies one instance of a [Simple] supervisor, across its
@@ -36,7 +102,7 @@ type Handle struct {
 }
 
 // ID returns the instance's ID, such as "worker#42", as it appears in
-// [Supervisor.Children] and in events.
+// [Simple.Children] and in events.
 func (h Handle) ID() string { return h.id }
 
 // IsZero reports whether h identifies no instance: the start was ignored.
@@ -79,7 +145,7 @@ func NewSimple[A any](name string, template child.Spec, start func(ctx context.C
 	if err != nil {
 		return nil, err
 	}
-	return &Simple[A]{Supervisor: s, start: start}, nil
+	return &Simple[A]{sup: s, start: start}, nil
 }
 
 // StartChild starts a new instance running start(ctx, arg), through the
@@ -95,36 +161,37 @@ func NewSimple[A any](name string, template child.Spec, start func(ctx context.C
 // must be sure calls TerminateChild with that Handle (which does nothing for
 // an instance that never started or has ended).
 func (p *Simple[A]) StartChild(ctx context.Context, arg A) (Handle, error) {
-	if p.Supervisor == nil || p.unbuilt() {
+	if p.sup.unbuilt() {
 		return Handle{}, ErrNotBuilt
 	}
 	start := p.start
 	svc := child.Func(func(ctx context.Context) error { return start(ctx, arg) })
-	n := p.instances.Add(1) // unique across Serves, so an old Handle never names a new instance
-	p.mu.Lock()
-	id := p.specs[0].ID + "#" + strconv.FormatUint(n, 10)
-	p.mu.Unlock()
-	resp, err := p.call(ctx, request{op: opStartInstance, svc: svc, id: id, seq: n, ctx: ctx})
+	s := p.sup
+	n := s.instances.Add(1) // unique across Serves, so an old Handle never names a new instance
+	s.mu.Lock()
+	id := s.specs[0].ID + "#" + strconv.FormatUint(n, 10)
+	s.mu.Unlock()
+	resp, err := s.call(ctx, request{op: opStartInstance, svc: svc, id: id, seq: n, ctx: ctx})
 	if ctxErr := ctx.Err(); ctxErr != nil && err == ctxErr {
-		return Handle{id: id, sup: p.Supervisor}, err
+		return Handle{id: id, sup: s}, err
 	}
 	if err != nil || resp.id == "" {
 		return Handle{}, err
 	}
-	return Handle{id: resp.id, sup: p.Supervisor}, nil
+	return Handle{id: resp.id, sup: s}, nil
 }
 
 // TerminateChild stops the instance h within the template's shutdown budget
 // and forgets it. It returns nil for an instance that has already ended, and
 // [ErrNotFound] for a handle of another supervisor.
 func (p *Simple[A]) TerminateChild(ctx context.Context, h Handle) error {
-	if p.Supervisor == nil {
+	if p.sup.unbuilt() {
 		return ErrNotBuilt
 	}
-	if h.sup != p.Supervisor {
+	if h.sup != p.sup {
 		return fmt.Errorf("%w: handle %q belongs to another supervisor", ErrNotFound, h.id)
 	}
-	_, err := p.call(ctx, request{op: opTerminate, id: h.id, handle: true})
+	_, err := p.sup.call(ctx, request{op: opTerminate, id: h.id, handle: true})
 	return err
 }
 

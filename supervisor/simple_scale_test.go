@@ -30,7 +30,7 @@ func TestSimpleHundredThousandInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startT(t, p.Supervisor)
+	startT(t, p)
 	ctx := testCtx(t)
 	for i := range n {
 		if _, err := p.StartChild(ctx, i); err != nil {
@@ -41,7 +41,7 @@ func TestSimpleHundredThousandInstances(t *testing.T) {
 	if err != nil || counts.Active != n || counts.Workers != n {
 		t.Fatalf("counts = %+v, %v", counts, err)
 	}
-	if err := stop(t, p.Supervisor); err != nil {
+	if err := stop(t, p); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -59,7 +59,7 @@ func newSimple(t *testing.T, template child.Spec, start func(context.Context, st
 	if err != nil {
 		t.Fatalf("NewSimple: %v", err)
 	}
-	startT(t, p.Supervisor)
+	startT(t, p)
 	return p
 }
 
@@ -116,7 +116,7 @@ func TestSimpleRestartsWithSameArgument(t *testing.T) {
 	}
 	// The second restart-needing exit, of another instance, exceeds 1 in an hour.
 	in.exitChan("y") <- errBoom
-	if err := waitSup(t, p.Supervisor); !errors.Is(err, escalation.ErrExceeded) || !errors.Is(err, errBoom) {
+	if err := waitSup(t, p); !errors.Is(err, escalation.ErrExceeded) || !errors.Is(err, errBoom) {
 		t.Fatalf("Serve = %v, want ErrExceeded wrapping errBoom", err)
 	}
 }
@@ -166,19 +166,8 @@ func TestSimpleTerminateAndRefusedCalls(t *testing.T) {
 	if err := p.TerminateChild(ctx, oh); !errors.Is(err, supervisor.ErrNotFound) {
 		t.Fatalf("TerminateChild(other's handle) = %v, want ErrNotFound", err)
 	}
-	for name, err := range map[string]error{
-		"TerminateChild(id)": p.Supervisor.TerminateChild(ctx, "w#1"),
-		"RestartChild":       p.RestartChild(ctx, "w#1"),
-		"DeleteChild":        p.DeleteChild(ctx, "w#1"),
-		"StartChild(spec)":   p.Supervisor.StartChild(ctx, child.Spec{ID: "z", Service: child.Func(in.startAny)}),
-	} {
-		if !errors.Is(err, supervisor.ErrSimpleOneForOne) {
-			t.Errorf("%s = %v, want ErrSimpleOneForOne", name, err)
-		}
-	}
 }
 
-func (in *instances) startAny(ctx context.Context) error { return in.start(ctx, "any") }
 
 // a10: an instance that declines its start is not kept; a restart that declines removes it.
 func TestSimpleIgnore(t *testing.T) {
@@ -235,14 +224,14 @@ func TestSimpleStopsInParallel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startT(t, p.Supervisor)
+	startT(t, p)
 	for i := range n {
 		if _, err := p.StartChild(testCtx(t), i); err != nil {
 			t.Fatal(err)
 		}
 		recv(t, started, "instance started")
 	}
-	if err := stop(t, p.Supervisor); err != nil {
+	if err := stop(t, p); err != nil {
 		t.Fatalf("Stop = %v", err)
 	}
 }
@@ -268,7 +257,7 @@ func TestSimpleSharedShutdownBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startT(t, p.Supervisor)
+	startT(t, p)
 	for _, stubborn := range []bool{false, true} {
 		if _, err := p.StartChild(testCtx(t), stubborn); err != nil {
 			t.Fatal(err)
@@ -363,5 +352,29 @@ func TestSimpleApplyTemplate(t *testing.T) {
 	newSpec, _ := p.ChildSpec(ctx, "w#2")
 	if oldSpec.Shutdown != child.DefaultShutdown || newSpec.Shutdown != time.Second {
 		t.Fatalf("shutdowns old %v new %v; want %v and 1s", oldSpec.Shutdown, newSpec.Shutdown, child.DefaultShutdown)
+	}
+}
+
+// A Simple nests in a tree like any supervisor, and its parent's Tree
+// includes it with its instances.
+func TestSimpleNestedAppearsInTree(t *testing.T) {
+	in := newInstances()
+	p, err := supervisor.NewSimple("pool", child.Spec{ID: "w", AwaitReady: true}, in.start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := mustNew(t, "root", []child.Spec{{ID: "pool", Service: p, Kind: child.KindSupervisor}})
+	startT(t, root)
+	h, err := p.StartChild(testCtx(t), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := root.Tree(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := tree.Subtrees["pool"]
+	if sub == nil || sub.Path != "root/pool" || len(sub.Children) != 1 || sub.Children[0].ID != h.ID() {
+		t.Fatalf("Tree.Subtrees = %+v, want the pool with its instance %s", tree.Subtrees, h.ID())
 	}
 }

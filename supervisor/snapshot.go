@@ -31,12 +31,18 @@ func (s *Supervisor) Info(ctx context.Context) (Info, error) {
 	return info, err
 }
 
+// subtree is a child's service that is a supervisor itself and can describe
+// its tree: *Supervisor and *Simple.
+type subtree interface {
+	Tree(ctx context.Context) (*Tree, error)
+}
+
 // Tree is a view of a whole supervision tree: a supervisor, and the trees of
 // its children that are supervisors themselves.
 type Tree struct {
 	Info
 	// Subtrees holds, by child ID, the trees of running children whose service
-	// is a *Supervisor.
+	// is a supervisor: a *Supervisor or a *Simple.
 	Subtrees map[string]*Tree
 }
 
@@ -71,13 +77,13 @@ func (s *Supervisor) Tree(ctx context.Context) (*Tree, error) {
 
 // nested returns the *Supervisor behind the child with that ID, if any.
 // Dynamic children are looked up in the current run's specs too.
-func (s *Supervisor) nested(id string) *Supervisor {
+func (s *Supervisor) nested(id string) subtree {
 	s.mu.Lock()
 	r := s.cur
 	for _, sp := range s.specs {
 		if sp.ID == id {
 			s.mu.Unlock()
-			sub, _ := sp.Service.(*Supervisor)
+			sub, _ := sp.Service.(subtree)
 			return sub
 		}
 	}

@@ -51,7 +51,7 @@ func (s *slowStopper) spec() child.Spec {
 
 // waitStopRequested waits until s says a stop has been asked for. Info is
 // answered even while the supervisor waits on a child.
-func waitStopRequested(t *testing.T, s *supervisor.Supervisor) {
+func waitStopRequested(t *testing.T, s sup) {
 	t.Helper()
 	for end := time.Now().Add(testTimeout); time.Now().Before(end); time.Sleep(time.Millisecond) {
 		if info, err := s.Info(testCtx(t)); err == nil && info.Stopping {
@@ -75,7 +75,7 @@ func waitGone(t *testing.T, path string) {
 }
 
 // stopAsync calls Stop with ctx on a goroutine of its own.
-func stopAsync(ctx context.Context, s *supervisor.Supervisor) <-chan error {
+func stopAsync(ctx context.Context, s sup) <-chan error {
 	c := make(chan error, 1)
 	// Ends when Stop returns.
 	go func() { c <- s.Stop(ctx) }()
@@ -266,7 +266,7 @@ func TestSimpleAbandonmentProfilesOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stopped := stopAsync(context.Background(), p.Supervisor)
+	stopped := stopAsync(context.Background(), p)
 	if err := clock.WaitForWaiters(testCtx(t), 1); err != nil {
 		t.Fatal(err)
 	}
