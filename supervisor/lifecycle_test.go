@@ -216,4 +216,3 @@ func TestSimpleStartChildCtxEndsDuringStart(t *testing.T) {
 		t.Fatalf("children %v, want none", states(infos))
 	}
 }
-

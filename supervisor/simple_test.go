@@ -168,7 +168,6 @@ func TestSimpleTerminateAndRefusedCalls(t *testing.T) {
 	}
 }
 
-
 // a10: an instance that declines its start is not kept; a restart that declines removes it.
 func TestSimpleIgnore(t *testing.T) {
 	var mu sync.Mutex
