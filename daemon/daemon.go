@@ -7,15 +7,11 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/arborgo/arbor/internal/control"
-	"github.com/arborgo/arbor/internal/goroutines"
 	"github.com/arborgo/arbor/supervisor"
 )
 
@@ -79,7 +75,7 @@ func Run(ctx context.Context, sup *supervisor.Supervisor, opts ...Option) int {
 		defer signal.Stop(c)
 		sigs = c
 	}
-	d := &runner{sup: sup, log: log, budget: o.budget, sigs: sigs, ctl: newRootControl(sup.Name())}
+	d := &runner{sup: sup, log: log, budget: o.budget, sigs: sigs}
 	return d.run(ctx)
 }
 
@@ -89,24 +85,22 @@ type runner struct {
 	log    *zap.Logger
 	budget time.Duration
 	sigs   <-chan os.Signal
-	ctl    *rootControl
 	served chan error // Serve's result; buffered (1)
 }
 
 func (d *runner) run(ctx context.Context) int {
-	// The root runs under a control of Run's own, as a nested supervisor runs
-	// under its parent's: the root reports ready to it, and reads from it the
-	// deadline of the whole shutdown. Only ctx's values are passed on: its
-	// end is turned into a stop request below, after the deadline is set.
-	serveCtx, cancelServe := context.WithCancel(control.With(context.WithoutCancel(ctx), d.ctl))
-	defer cancelServe()
+	// Run uses only the supervisor's public lifecycle: Ready, which exists
+	// before Serve begins, and Stop, whose deadline bounds the whole
+	// shutdown. Only ctx's values are passed on: its end is turned into a
+	// Stop with the budget below.
+	serveCtx := context.WithoutCancel(ctx)
 	d.served = make(chan error, 1)
 	// Ends when Serve returns: after the shutdown, a failed start, or the root
 	// giving up. After a forced return it may outlive Run; the process exits.
 	go func() { d.served <- d.sup.Serve(serveCtx) }()
 
 	d.log.Info("starting", zap.Duration("shutdown_budget", d.budget))
-	ready := d.ctl.ready
+	ready := d.sup.Ready()
 	for {
 		select {
 		case <-ready:
@@ -116,10 +110,10 @@ func (d *runner) run(ctx context.Context) int {
 			return d.ended(err)
 		case sig := <-d.sigs:
 			d.log.Info("shutdown requested", zap.Stringer("signal", sig), zap.Duration("budget", d.budget))
-			return d.shutdown(cancelServe)
+			return d.shutdown()
 		case <-ctx.Done():
 			d.log.Info("shutdown requested", zap.NamedError("cause", context.Cause(ctx)), zap.Duration("budget", d.budget))
-			return d.shutdown(cancelServe)
+			return d.shutdown()
 		}
 	}
 }
@@ -143,11 +137,9 @@ func (d *runner) ended(err error) int {
 }
 
 // shutdown stops the tree within the budget, or until a second signal.
-func (d *runner) shutdown(cancelServe context.CancelFunc) int {
+func (d *runner) shutdown() int {
 	began := time.Now()
 	deadline := began.Add(d.budget)
-	d.ctl.stopBy.Store(deadline.UnixNano())
-	cancelServe()
 	stopCtx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	// Ends when Serve returns or at the deadline, whichever is first; the
@@ -221,7 +213,7 @@ func (d *runner) reportRunning() {
 	} else {
 		walk(tree, func(c supervisor.ChildInfo, _ *supervisor.Tree) { infos[c.Path] = c })
 	}
-	live := goroutines.Take(supervisor.LabelKey).Under(d.sup.Name())
+	live := supervisor.GoroutinesUnder(d.sup.Name())
 	var paths []string
 	for p := range live {
 		paths = append(paths, p)
@@ -316,32 +308,3 @@ func stopTimeouts(err error, out []*supervisor.StopTimeoutError) []*supervisor.S
 	}
 	return out
 }
-
-// rootControl is the control.Control the root supervisor runs under: Run plays
-// the part of its parent.
-type rootControl struct {
-	path   string
-	ready  chan struct{} // closed by Ready
-	once   sync.Once
-	stopBy atomic.Int64 // UnixNano of the shutdown deadline; 0 before the shutdown
-}
-
-var _ control.Control = (*rootControl)(nil)
-
-func newRootControl(path string) *rootControl {
-	return &rootControl{path: path, ready: make(chan struct{})}
-}
-
-// Ready is called by the root once every child has started.
-func (c *rootControl) Ready() { c.once.Do(func() { close(c.ready) }) }
-
-// StopDeadline returns the deadline of the whole shutdown once it has begun.
-func (c *rootControl) StopDeadline() (time.Time, bool) {
-	if n := c.stopBy.Load(); n != 0 {
-		return time.Unix(0, n), true
-	}
-	return time.Time{}, false
-}
-
-// Path returns the root's name, its path in the tree.
-func (c *rootControl) Path() string { return c.path }

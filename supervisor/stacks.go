@@ -26,6 +26,25 @@ func GoroutineStacks(path string) string {
 	return goroutines.Take(LabelKey).Stacks(path)
 }
 
+// Goroutines is what a goroutine profile shows for one child path.
+type Goroutines struct {
+	Count  int    // goroutines labelled with the path
+	Stacks string // their stacks, as [GoroutineStacks] prints them
+}
+
+// GoroutinesUnder takes one goroutine profile and returns, by child path, the
+// goroutines labelled (see [LabelKey]) root or a path below it: what is still
+// running in a tree, whatever its supervisors' records say, including the
+// children they abandoned.
+func GoroutinesUnder(root string) map[string]Goroutines {
+	groups := goroutines.Take(LabelKey).Under(root)
+	out := make(map[string]Goroutines, len(groups))
+	for path, g := range groups {
+		out[path] = Goroutines{Count: g.Count, Stacks: g.Stacks}
+	}
+	return out
+}
+
 // takeStacks takes one goroutine profile and returns a function that finds
 // the stacks of a path (as GoroutineStacks does) in it: a shutdown step that
 // abandons many children profiles once.
