@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/arborgo/arbor/internal/runner"
 )
@@ -119,8 +121,22 @@ func (e *SpecError) Error() string {
 	if e.ID != "" {
 		fmt.Fprintf(&b, " %q", e.ID)
 	}
-	fmt.Fprintf(&b, ": field %s = %#v: %s", e.Field, e.Value, e.Reason)
+	fmt.Fprintf(&b, ": field %s = %s: %s", e.Field, formatValue(e.Value), e.Reason)
 	return b.String()
+}
+
+// formatValue prints a bad value as it is written in Go: a duration as a
+// duration ("-1s"), an enum by its name, a string quoted.
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(x)
+	case time.Duration:
+		return x.String()
+	case fmt.Stringer:
+		return x.String()
+	}
+	return fmt.Sprintf("%#v", v)
 }
 
 // Is makes a SpecError match [ErrInvalidSpec].

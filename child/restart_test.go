@@ -87,6 +87,7 @@ func TestKindText(t *testing.T) {
 		k    child.Kind
 		name string
 	}{
+		{child.KindAuto, "auto"},
 		{child.KindWorker, "worker"},
 		{child.KindSupervisor, "supervisor"},
 	}
@@ -105,13 +106,13 @@ func TestKindText(t *testing.T) {
 			}
 		})
 	}
-	if child.Kind(0) != child.KindWorker {
-		t.Error("zero Kind is not Worker")
+	if child.Kind(0) != child.KindAuto {
+		t.Error("zero Kind is not KindAuto")
 	}
 }
 
 func TestKindTextErrors(t *testing.T) {
-	for _, k := range []child.Kind{2, 200} {
+	for _, k := range []child.Kind{3, 200} {
 		if got, want := k.String(), fmt.Sprintf("Kind(%d)", uint8(k)); got != want {
 			t.Errorf("String() = %q, want %q", got, want)
 		}

@@ -36,7 +36,8 @@ type Spec struct {
 	// Restart says when the child is restarted. Default [Permanent].
 	Restart Restart
 
-	// Kind says whether the child is a worker or a nested supervisor. Default [KindWorker].
+	// Kind says whether the child is a worker or a nested supervisor. Default
+	// [KindAuto]: taken from the service ([Supervising]), else [KindWorker].
 	Kind Kind
 
 	// Shutdown is how long the child has to return after its context is
@@ -77,6 +78,8 @@ func (s Spec) Validate() error {
 		return bad("Restart", s.Restart, "unknown restart type")
 	case s.Kind > KindSupervisor:
 		return bad("Kind", s.Kind, "unknown kind")
+	case s.Kind == KindWorker && isSupervising(s.Service):
+		return bad("Kind", s.Kind, "the service is a supervisor (it implements child.Supervising): leave Kind unset, or set KindSupervisor")
 	case s.Shutdown < 0 && s.Shutdown != Infinity && s.Shutdown != BrutalKill:
 		return bad("Shutdown", s.Shutdown, "must be positive, 0 (default), Infinity or BrutalKill")
 	case s.StartTimeout < 0 && s.StartTimeout != Infinity:
@@ -96,6 +99,12 @@ func (s Spec) Validate() error {
 // WithDefaults returns s with every zero field replaced by its default, as
 // [Spec.Validate]'s documentation and OTP's get_childspec describe.
 func (s Spec) WithDefaults() Spec {
+	if s.Kind == KindAuto {
+		s.Kind = KindWorker
+		if isSupervising(s.Service) {
+			s.Kind = KindSupervisor
+		}
+	}
 	if s.Kind == KindSupervisor {
 		s.AwaitReady = true
 	}
@@ -116,7 +125,13 @@ func (s Spec) WithDefaults() Spec {
 
 // String returns a short description such as `worker "db" (permanent)`.
 func (s Spec) String() string {
-	return fmt.Sprintf("%s %q (%s)", s.Kind, s.ID, s.Restart)
+	return fmt.Sprintf("%s %q (%s)", s.WithDefaults().Kind, s.ID, s.Restart)
+}
+
+// isSupervising reports whether svc is a supervisor itself.
+func isSupervising(svc Service) bool {
+	_, ok := svc.(Supervising)
+	return ok
 }
 
 // isNil reports whether v holds a nil pointer, func, map, chan or slice: a

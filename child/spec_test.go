@@ -43,7 +43,8 @@ func TestSpecValidate(t *testing.T) {
 		{name: "nil Func", spec: child.Spec{ID: "a", Service: child.Func(nil)}, wantField: "Service"},
 		{name: "unknown Restart", spec: child.Spec{ID: "a", Service: noop, Restart: 3}, wantField: "Restart", wantValue: child.Restart(3)},
 		{name: "unknown Restart max", spec: child.Spec{ID: "a", Service: noop, Restart: 255}, wantField: "Restart", wantValue: child.Restart(255)},
-		{name: "unknown Kind", spec: child.Spec{ID: "a", Service: noop, Kind: 2}, wantField: "Kind", wantValue: child.Kind(2)},
+		{name: "unknown Kind", spec: child.Spec{ID: "a", Service: noop, Kind: 3}, wantField: "Kind", wantValue: child.Kind(3)},
+		{name: "worker kind for a supervisor", spec: child.Spec{ID: "a", Service: supervising{}, Kind: child.KindWorker}, wantField: "Kind", wantValue: child.KindWorker},
 		{name: "negative Shutdown", spec: child.Spec{ID: "a", Service: noop, Shutdown: -3}, wantField: "Shutdown", wantValue: time.Duration(-3)},
 		{name: "negative Shutdown 1s", spec: child.Spec{ID: "a", Service: noop, Shutdown: -time.Second}, wantField: "Shutdown", wantValue: -time.Second},
 		{name: "StartTimeout BrutalKill", spec: child.Spec{ID: "a", Service: noop, StartTimeout: child.BrutalKill}, wantField: "StartTimeout", wantValue: child.BrutalKill},
@@ -104,7 +105,11 @@ func TestSpecErrorFormat(t *testing.T) {
 		want string
 	}{
 		{&child.SpecError{ID: "db", Field: "Shutdown", Value: time.Duration(-5), Reason: "bad"},
-			`child: invalid spec "db": field Shutdown = -5: bad`},
+			`child: invalid spec "db": field Shutdown = -5ns: bad`},
+		{&child.SpecError{ID: "db", Field: "Shutdown", Value: -time.Second, Reason: "bad"},
+			`child: invalid spec "db": field Shutdown = -1s: bad`},
+		{&child.SpecError{ID: "db", Field: "Kind", Value: child.KindWorker, Reason: "bad"},
+			`child: invalid spec "db": field Kind = worker: bad`},
 		{&child.SpecError{Field: "ID", Value: "", Reason: "must not be empty"},
 			`child: invalid spec: field ID = "": must not be empty`},
 	}
@@ -140,18 +145,18 @@ func TestSpecWithDefaults(t *testing.T) {
 			name: "worker explicit",
 			in: child.Spec{ID: "w", Restart: child.Transient, Shutdown: time.Second,
 				AwaitReady: true, StartTimeout: 2 * time.Second},
-			want: child.Spec{ID: "w", Restart: child.Transient, Shutdown: time.Second,
+			want: child.Spec{ID: "w", Restart: child.Transient, Kind: child.KindWorker, Shutdown: time.Second,
 				AwaitReady: true, StartTimeout: 2 * time.Second},
 		},
 		{
 			name: "worker infinity and brutal kill kept",
 			in:   child.Spec{ID: "w", Shutdown: child.BrutalKill, StartTimeout: child.Infinity},
-			want: child.Spec{ID: "w", Shutdown: child.BrutalKill, StartTimeout: child.Infinity},
+			want: child.Spec{ID: "w", Kind: child.KindWorker, Shutdown: child.BrutalKill, StartTimeout: child.Infinity},
 		},
 		{
 			name: "worker shutdown infinity kept",
 			in:   child.Spec{ID: "w", Shutdown: child.Infinity},
-			want: child.Spec{ID: "w", Shutdown: child.Infinity, StartTimeout: child.DefaultStartTimeout},
+			want: child.Spec{ID: "w", Kind: child.KindWorker, Shutdown: child.Infinity, StartTimeout: child.DefaultStartTimeout},
 		},
 		{
 			name: "supervisor zero",
@@ -204,7 +209,7 @@ func TestSpecDefaultsConstants(t *testing.T) {
 		t.Errorf("Infinity = %d, BrutalKill = %d: want distinct negative sentinels", child.Infinity, child.BrutalKill)
 	}
 	var zero child.Spec
-	if zero.Restart != child.Permanent || zero.Kind != child.KindWorker {
+	if d := zero.WithDefaults(); d.Restart != child.Permanent || d.Kind != child.KindWorker {
 		t.Error("zero Spec is not a permanent worker")
 	}
 }
@@ -240,5 +245,30 @@ func TestSpecValidateTypedNilService(t *testing.T) {
 	}
 	if err := (child.Spec{ID: "x", Service: &ptrService{}}).Validate(); err != nil {
 		t.Fatalf("Validate(non-nil pointer) = %v", err)
+	}
+}
+
+// supervising is a service that says it is a supervisor.
+type supervising struct{}
+
+func (supervising) Serve(context.Context) error { return nil }
+
+func (supervising) Supervising() {}
+
+// Issue 12 item 1: the kind comes from the service when the spec leaves it
+// unset; a supervisor declared as a worker is rejected (by Validate, above).
+func TestSpecKindFromService(t *testing.T) {
+	if k := (child.Spec{ID: "s", Service: supervising{}}).WithDefaults().Kind; k != child.KindSupervisor {
+		t.Errorf("Kind of a supervising service = %v, want supervisor", k)
+	}
+	d := (child.Spec{ID: "s", Service: supervising{}}).WithDefaults()
+	if !d.AwaitReady || d.Shutdown != child.Infinity || d.StartTimeout != child.Infinity {
+		t.Errorf("defaults of a supervising service = %+v, want a supervisor's", d)
+	}
+	if k := (child.Spec{ID: "w", Service: noop}).WithDefaults().Kind; k != child.KindWorker {
+		t.Errorf("Kind of a plain service = %v, want worker", k)
+	}
+	if err := (child.Spec{ID: "s", Service: supervising{}, Kind: child.KindSupervisor}).Validate(); err != nil {
+		t.Errorf("an explicit supervisor kind: %v", err)
 	}
 }

@@ -34,7 +34,11 @@ type Simple[A any] struct {
 	start func(ctx context.Context, arg A) error
 }
 
-var _ child.Service = (*Simple[int])(nil)
+var _ child.Supervising = (*Simple[int])(nil)
+
+// Supervising marks a Simple as a supervisor for [child.Spec] (see
+// [Supervisor.Supervising]). It does nothing.
+func (p *Simple[A]) Supervising() {}
 
 // Name returns the name given to [NewSimple].
 func (p *Simple[A]) Name() string { return p.sup.Name() }

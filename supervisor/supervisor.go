@@ -38,7 +38,12 @@ type Supervisor struct {
 	life *lifecycle
 }
 
-var _ child.Service = (*Supervisor)(nil)
+var _ child.Supervising = (*Supervisor)(nil)
+
+// Supervising marks a Supervisor as a supervisor for [child.Spec]: a spec for
+// it is of kind [child.KindSupervisor] unless it says otherwise (and it may
+// not say KindWorker). It does nothing.
+func (s *Supervisor) Supervising() {}
 
 // New returns a supervisor named name for children declared in specs, in the
 // order they start. It checks every spec and option and returns an error that

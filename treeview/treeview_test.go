@@ -62,15 +62,15 @@ func TestNewDocument(t *testing.T) {
 			InWindow:  2, Ready: true,
 			Children: []supervisor.ChildInfo{
 				{ID: "db", Path: "root/db", Kind: child.KindSupervisor, State: supervisor.StateRunning, Started: t0, Restarts: 1, LastExit: crash, LastExitAt: t0.Add(-time.Second)},
-				{ID: "web", Path: "root/web", State: supervisor.StateRestarting, Restarts: 2, LastExit: pe, LastExitAt: t0},
-				{ID: "job", Path: "root/job", Restart: child.Transient, State: supervisor.StateStopped, LastExitAt: t0},
-				{ID: "bye", Path: "root/bye", Restart: child.Temporary, State: supervisor.StateStopped, LastExit: child.Shutdownf("drained"), LastExitAt: t0},
-				{ID: "slow", Path: "root/slow", State: supervisor.StateStopped, Started: t0},
+				{ID: "web", Path: "root/web", Kind: child.KindWorker, State: supervisor.StateRestarting, Restarts: 2, LastExit: pe, LastExitAt: t0},
+				{ID: "job", Path: "root/job", Kind: child.KindWorker, Restart: child.Transient, State: supervisor.StateStopped, LastExitAt: t0},
+				{ID: "bye", Path: "root/bye", Kind: child.KindWorker, Restart: child.Temporary, State: supervisor.StateStopped, LastExit: child.Shutdownf("drained"), LastExitAt: t0},
+				{ID: "slow", Path: "root/slow", Kind: child.KindWorker, State: supervisor.StateStopped, Started: t0},
 			},
 		},
 		Subtrees: map[string]*supervisor.Tree{
 			"db": {Info: supervisor.Info{Path: "root/db", Intensity: escalation.Default, Stopping: true, Ready: true,
-				Children: []supervisor.ChildInfo{{ID: "pool", Path: "root/db/pool", State: supervisor.StateRunning, Started: t0, Abandoned: 1}}}},
+				Children: []supervisor.ChildInfo{{ID: "pool", Path: "root/db/pool", Kind: child.KindWorker, State: supervisor.StateRunning, Started: t0, Abandoned: 1}}}},
 		},
 	}
 	doc := documentJSON(t, tree, t0)
