@@ -3,6 +3,7 @@ package child
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 )
 
@@ -72,6 +73,8 @@ func (s Spec) Validate() error {
 	switch {
 	case s.ID == "":
 		return bad("ID", s.ID, "must not be empty")
+	case strings.Contains(s.ID, "/"):
+		return bad("ID", s.ID, `must not contain "/": a child's path in the tree joins IDs with it`)
 	case s.Service == nil:
 		return bad("Service", s.Service, "must not be nil")
 	case s.Restart > Temporary:

@@ -44,6 +44,7 @@ func TestSpecValidate(t *testing.T) {
 		{name: "unknown Restart", spec: child.Spec{ID: "a", Service: noop, Restart: 3}, wantField: "Restart", wantValue: child.Restart(3)},
 		{name: "unknown Restart max", spec: child.Spec{ID: "a", Service: noop, Restart: 255}, wantField: "Restart", wantValue: child.Restart(255)},
 		{name: "unknown Kind", spec: child.Spec{ID: "a", Service: noop, Kind: 3}, wantField: "Kind", wantValue: child.Kind(3)},
+		{name: "slash in ID", spec: child.Spec{ID: "a/b", Service: noop}, wantField: "ID", wantValue: "a/b"},
 		{name: "worker kind for a supervisor", spec: child.Spec{ID: "a", Service: supervising{}, Kind: child.KindWorker}, wantField: "Kind", wantValue: child.KindWorker},
 		{name: "negative Shutdown", spec: child.Spec{ID: "a", Service: noop, Shutdown: -3}, wantField: "Shutdown", wantValue: time.Duration(-3)},
 		{name: "negative Shutdown 1s", spec: child.Spec{ID: "a", Service: noop, Shutdown: -time.Second}, wantField: "Shutdown", wantValue: -time.Second},

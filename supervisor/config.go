@@ -97,6 +97,9 @@ func (s *Supervisor) Apply(ctx context.Context, cfg Config) (Changes, error) {
 	if err != nil {
 		return Changes{}, err
 	}
+	if err := checkNesting(checked, s); err != nil {
+		return Changes{}, err
+	}
 	if o.simple && len(checked) != 1 {
 		return Changes{}, fmt.Errorf("%w: a simple_one_for_one supervisor has exactly one template spec, got %d", ErrInvalidOption, len(checked))
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/supervisor"
+	"github.com/arborgo/arbor/supervisor/supervisortest"
 )
 
 // Issue 12 item 1: a nested supervisor declared without a Kind is a
@@ -42,5 +43,67 @@ func TestNestedKindFromService(t *testing.T) {
 	var se *child.SpecError
 	if !errors.As(err, &se) || se.Field != "Kind" {
 		t.Fatalf("New with a supervisor declared a worker = %v, want a SpecError on Kind", err)
+	}
+}
+
+// Issue 12 item 5: the ChildStarted event of a restart carries the restart
+// count after it.
+func TestChildStartedCarriesRestartCount(t *testing.T) {
+	a := newProbe("a", nil)
+	rec := supervisortest.NewRecorder()
+	s := mustNew(t, "root", []child.Spec{pspec(a)}, supervisor.WithClock(newClock()), supervisor.WithHook(rec.Hook()))
+	startT(t, s)
+	if ev := waitEvent(t, rec, supervisor.ChildStarted, "a", 1); ev.Restarts != 0 {
+		t.Fatalf("first start: Restarts %d, want 0", ev.Restarts)
+	}
+	a.crash(t, errBoom)
+	if ev := waitEvent(t, rec, supervisor.ChildStarted, "a", 2); ev.Restarts != 1 {
+		t.Fatalf("start after the first restart: Restarts %d, want 1", ev.Restarts)
+	}
+	if c := find(t, children(t, s), "a"); c.Restarts != 1 {
+		t.Fatalf("ChildInfo.Restarts = %d, want 1", c.Restarts)
+	}
+}
+
+// Issue 12 item 3: what was accepted and failed only later is rejected when
+// the tree is built: a nil Option, an empty name for NewSimple, and one
+// supervisor placed at two places of a tree (or in its own).
+func TestNewRejectsWhatWouldFailLater(t *testing.T) {
+	a := newProbe("a", nil)
+	if _, err := supervisor.New("root", []child.Spec{pspec(a)}, supervisor.WithClock(newClock()), nil); !errors.Is(err, supervisor.ErrInvalidOption) {
+		t.Errorf("New with a nil Option = %v, want ErrInvalidOption", err)
+	}
+	if err := supervisor.CheckSpecs([]child.Spec{pspec(a)}, nil); !errors.Is(err, supervisor.ErrInvalidOption) {
+		t.Errorf("CheckSpecs with a nil Option = %v, want ErrInvalidOption", err)
+	}
+	start := func(context.Context, string) error { return nil }
+	if _, err := supervisor.NewSimple("", child.Spec{ID: "w"}, start); !errors.Is(err, supervisor.ErrInvalidOption) {
+		t.Errorf("NewSimple with an empty name = %v, want ErrInvalidOption", err)
+	}
+	if _, err := supervisor.NewSimple("p", child.Spec{ID: "w"}, start, nil); !errors.Is(err, supervisor.ErrInvalidOption) {
+		t.Errorf("NewSimple with a nil Option = %v, want ErrInvalidOption", err)
+	}
+
+	db := mustNew(t, "db", []child.Spec{pspec(newProbe("pool", nil))})
+	pool, err := supervisor.NewSimple("conns", child.Spec{ID: "c"}, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := mustNew(t, "mid", []child.Spec{{ID: "db", Service: db}})
+	for name, specs := range map[string][]child.Spec{
+		"twice side by side": {{ID: "db1", Service: db}, {ID: "db2", Service: db}},
+		"twice, one nested":  {{ID: "db", Service: db}, {ID: "mid", Service: mid}},
+		"a Simple twice":     {{ID: "p1", Service: pool}, {ID: "p2", Service: pool}},
+	} {
+		_, err := supervisor.New("root", specs)
+		var se *child.SpecError
+		if !errors.As(err, &se) || se.Field != "Service" {
+			t.Errorf("%s: New = %v, want a SpecError on Service", name, err)
+		}
+	}
+	cfg := mid.Config()
+	cfg.Children = append(cfg.Children, child.Spec{ID: "me", Service: mid})
+	if _, err := mid.Apply(testCtx(t), cfg); err == nil {
+		t.Error("Apply placing a supervisor in its own tree = nil, want an error")
 	}
 }

@@ -28,6 +28,19 @@ type options struct {
 	simple       bool // built by NewSimple: the strategy is simple_one_for_one
 }
 
+// applyOptions applies opts to the defaults; a nil Option is a mistake (an
+// option built by a function that failed, say), so it is reported, not skipped.
+func applyOptions(opts []Option) (options, error) {
+	o := defaultOptions()
+	for i, opt := range opts {
+		if opt == nil {
+			return o, fmt.Errorf("%w: option %d is nil", ErrInvalidOption, i)
+		}
+		opt.apply(&o)
+	}
+	return o, nil
+}
+
 func defaultOptions() options {
 	return options{
 		flags:  Flags{Strategy: strategy.OneForOne, Intensity: escalation.Default},

@@ -240,10 +240,10 @@ func (r *run) startGroup(group []*entry) {
 			continue
 		}
 		e.state = StateRestarting
+		e.restarts++ // counted before the start, so that its ChildStarted event says it
 		err := r.startChild(e)
 		switch {
 		case err == nil:
-			e.restarts++
 			if i == len(group)-1 && !e.spec.AwaitReady {
 				// The new incarnation waits in this P's runnext until the
 				// loop parks, and another P would take it only after a
@@ -252,13 +252,14 @@ func (r *run) startGroup(group []*entry) {
 				runtime.Gosched()
 			}
 		case errors.Is(err, errIgnored):
-			e.restarts++
 			if r.opts.simple {
 				r.remove(e) // a restarted instance that declines is removed
 			}
 		case errors.Is(err, ErrStopping):
+			e.restarts--
 			return // the shutdown that follows sets the states
 		default:
+			e.restarts--
 			e.state = StateRestarting
 			r.emit(r.childEvent(ChildStartFailed, e, err))
 			r.restart(e, err, true)

@@ -40,6 +40,8 @@ var _ child.Supervising = (*Simple[int])(nil)
 // [Supervisor.Supervising]). It does nothing.
 func (p *Simple[A]) Supervising() {}
 
+func (p *Simple[A]) supervisorOf() *Supervisor { return p.sup }
+
 // Name returns the name given to [NewSimple].
 func (p *Simple[A]) Name() string { return p.sup.Name() }
 
@@ -135,11 +137,9 @@ func NewSimple[A any](name string, template child.Spec, start func(ctx context.C
 			Reason: "must be nil in a simple_one_for_one template: instances run the start function"}
 	}
 	template.Service = placeholder
-	o := defaultOptions()
-	for _, opt := range opts {
-		if opt != nil {
-			opt.apply(&o)
-		}
+	o, err := applyOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	if o.flags.Strategy != strategy.OneForOne {
 		return nil, fmt.Errorf("%w: WithStrategy(%v) cannot be used with NewSimple", ErrInvalidOption, o.flags.Strategy)

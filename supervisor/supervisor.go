@@ -52,21 +52,25 @@ func New(name string, specs []child.Spec, opts ...Option) (*Supervisor, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%w: name must not be empty", ErrInvalidOption)
 	}
-	o := defaultOptions()
-	for _, opt := range opts {
-		if opt != nil {
-			opt.apply(&o)
-		}
+	o, err := applyOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	return build(name, specs, o)
 }
 
 func build(name string, specs []child.Spec, o options) (*Supervisor, error) {
+	if name == "" {
+		return nil, fmt.Errorf("%w: name must not be empty", ErrInvalidOption)
+	}
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
 	checked, err := checkSpecs(specs, &o)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkNesting(checked, nil); err != nil {
 		return nil, err
 	}
 	s := &Supervisor{name: name, specs: checked, opts: o, life: newLifecycle(1, o.clock)}
@@ -80,13 +84,11 @@ func build(name string, specs []child.Spec, o options) (*Supervisor, error) {
 // anything: each spec's fields, unique IDs, and significant children only
 // under an auto-shutdown setting (OTP's check_childspecs).
 func CheckSpecs(specs []child.Spec, opts ...Option) error {
-	o := defaultOptions()
-	for _, opt := range opts {
-		if opt != nil {
-			opt.apply(&o)
-		}
+	o, err := applyOptions(opts)
+	if err != nil {
+		return err
 	}
-	_, err := checkSpecs(specs, &o)
+	_, err = checkSpecs(specs, &o)
 	return err
 }
 
@@ -107,6 +109,52 @@ func checkSpecs(specs []child.Spec, o *options) ([]child.Spec, error) {
 		out[i] = sp.WithDefaults()
 	}
 	return out, nil
+}
+
+// nestedSupervisor is implemented by the services that are arbor supervisors:
+// *Supervisor and *Simple.
+type nestedSupervisor interface {
+	supervisorOf() *Supervisor
+}
+
+func (s *Supervisor) supervisorOf() *Supervisor { return s }
+
+// checkNesting rejects a supervisor placed at two places of the tree that
+// specs describe (or, with self set, one that contains self): a supervisor
+// serves at one place only, and would otherwise fail only when started, with
+// ErrAlreadyServing.
+func checkNesting(specs []child.Spec, self *Supervisor) error {
+	seen := make(map[*Supervisor]string)
+	var walk func(specs []child.Spec, prefix string) error
+	walk = func(specs []child.Spec, prefix string) error {
+		for i, sp := range specs {
+			n, ok := sp.Service.(nestedSupervisor)
+			if !ok {
+				continue
+			}
+			sub := n.supervisorOf()
+			if sub == nil {
+				continue // a zero Simple: it fails its start with ErrNotBuilt
+			}
+			path := prefix + sp.ID
+			if where, dup := seen[sub]; dup || sub == self {
+				if sub == self {
+					where = "its own tree"
+				}
+				return fmt.Errorf("supervisor: spec %d: %w", i, &child.SpecError{ID: sp.ID, Field: "Service", Value: sub.String(),
+					Reason: "this supervisor is already placed at " + where + ": a supervisor can serve at one place of a tree only"})
+			}
+			seen[sub] = path
+			sub.mu.Lock()
+			nested := sub.specs
+			sub.mu.Unlock()
+			if err := walk(nested, path+"/"); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+		}
+		return nil
+	}
+	return walk(specs, "")
 }
 
 // Name returns the name given to [New].
