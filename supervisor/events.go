@@ -269,7 +269,8 @@ func checkEvent(log *zap.Logger, ev Event) *zapcore.CheckedEntry {
 	return log.Check(level, msg)
 }
 
-// writeEvent writes ev's fields into its checked log entry.
+// writeEvent writes ev's fields into its checked log entry; a panic's or an
+// abandoned child's stacks become the entry's stack.
 func writeEvent(ce *zapcore.CheckedEntry, ev Event) {
 	fields := make([]zap.Field, 0, 10)
 	fields = append(fields, zap.Uint64("run", ev.Run))
@@ -281,21 +282,28 @@ func writeEvent(ce *zapcore.CheckedEntry, ev Event) {
 		fields = append(fields, zap.String("context", c))
 	}
 	if ev.Err != nil {
+		var ge *GiveUpError
 		var pe *child.PanicError
 		var st *StopTimeoutError
 		switch {
+		case ev.Kind != SupervisorStopped && errors.As(ev.Err, &ge):
+			// A nested supervisor gave up: that is what its parent reports,
+			// not the last exit of the grandchild it could not absorb.
+			fields = append(fields, zap.String("reason", "gave_up"), zap.String("gave_up_after", ge.Supervisor+"/"+ge.Child), zap.Error(ev.Err))
 		case errors.As(ev.Err, &pe):
 			if ev.Kind != IntensityExceeded { // there "reason" is reached_max_restart_intensity
 				fields = append(fields, zap.String("reason", "panic"))
 			}
 			fields = append(fields, zap.String("panic", fmt.Sprint(pe.Value)))
 			if ev.Context() != "" { // a report: the stack once, not again on the restart's own entry
-				fields = append(fields, zap.String("stack", pe.Stack()))
+				// The entry's own stack: encoders print it on its own lines
+				// (console) or under their stacktrace key (JSON).
+				ce.Stack = pe.Stack()
 			}
 		case errors.As(ev.Err, &st):
 			fields = append(fields, zap.Error(ev.Err), zap.Duration("shutdown", st.Budget))
 			if st.Stacks != "" {
-				fields = append(fields, zap.String("stack", st.Stacks))
+				ce.Stack = st.Stacks
 			}
 		default:
 			fields = append(fields, zap.Error(ev.Err))

@@ -19,9 +19,11 @@ import (
 )
 
 // observed returns a logger that records every entry, and the records.
+// observed returns a logger configured as zap.NewDevelopment configures one
+// (callers, stack traces from Warn up), and what it logs.
 func observed() (*zap.Logger, *observer.ObservedLogs) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	return zap.New(core), logs
+	return zap.New(core, zap.AddCaller(), zap.AddStacktrace(zapcore.WarnLevel)), logs
 }
 
 // entriesWith returns the logged entries whose "context" field is c.
@@ -138,6 +140,9 @@ func TestLogChildTerminated(t *testing.T) {
 		t.Errorf("child_terminated logged at %v, want error", e.Level)
 	}
 	wantFields(t, e, map[string]any{"supervisor": "root", "child": "a", "error": "boom"})
+	if e.Stack != "" || e.Caller.Defined {
+		t.Errorf("report with stack %q and caller %v: want neither (the loop's own stack and line say nothing)", e.Stack, e.Caller)
+	}
 }
 
 // a12, panics: a panic is logged as child_terminated with the panic value and
@@ -156,8 +161,14 @@ func TestLogPanic(t *testing.T) {
 		t.Errorf("panic logged at %v, want error", e.Level)
 	}
 	wantFields(t, e, map[string]any{"supervisor": "root", "child": "p", "panic": "kaboom"})
-	if st, _ := e.ContextMap()["stack"].(string); !strings.Contains(st, "supervisor_test.explode") {
-		t.Errorf("stack field does not name the panicking function: %q", st)
+	if !strings.Contains(e.Stack, "supervisor_test.explode") {
+		t.Errorf("the entry's stack does not name the panicking function: %q", e.Stack)
+	}
+	if _, ok := e.ContextMap()["stack"]; ok {
+		t.Error("the stack is also a field: want it once, as the entry's stack")
+	}
+	if e.Caller.Defined {
+		t.Errorf("the report has a caller (%v): arbor's own code says nothing to its reader", e.Caller)
 	}
 }
 

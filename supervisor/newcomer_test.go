@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/escalation"
 	"github.com/arborgo/arbor/supervisor"
 	"github.com/arborgo/arbor/supervisor/supervisortest"
 )
@@ -105,5 +107,51 @@ func TestNewRejectsWhatWouldFailLater(t *testing.T) {
 	cfg.Children = append(cfg.Children, child.Spec{ID: "me", Service: mid})
 	if _, err := mid.Apply(testCtx(t), cfg); err == nil {
 		t.Error("Apply placing a supervisor in its own tree = nil, want an error")
+	}
+}
+
+// Issue 12 item 2: a nested supervisor built without a logger or hooks
+// reports through its parent's, under its own path; the parent's report of a
+// nested give-up says it gave up, not what the grandchild last did.
+func TestNestedInheritsLoggerAndHooks(t *testing.T) {
+	log, logs := observed()
+	rec := supervisortest.NewRecorder()
+	c := newProbe("c", nil)
+	db := mustNew(t, "db", []child.Spec{pspec(c)}, supervisor.WithClock(newClock()),
+		supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 0, Period: time.Second}))
+	root := mustNew(t, "root", []child.Spec{{ID: "db", Service: db, Restart: child.Temporary}}, supervisor.WithClock(newClock()),
+		supervisor.WithLogger(log), supervisor.WithHook(rec.Hook()))
+	startT(t, root)
+	c.crash(t, errBoom)
+	ev := waitEvent(t, rec, supervisor.IntensityExceeded, "c", 1)
+	if ev.Supervisor != "root/db" {
+		t.Fatalf("nested event from %q, want root/db", ev.Supervisor)
+	}
+	waitEvent(t, rec, supervisor.ChildExited, "db", 1)
+	var nestedLogged, parentSaysGaveUp bool
+	for _, e := range logs.All() {
+		m := e.ContextMap()
+		if m["supervisor"] == "root/db" && m["context"] == "reached_max_restart_intensity" {
+			nestedLogged = true
+		}
+		if m["supervisor"] == "root" && m["child"] == "db" && m["context"] == "child_terminated" {
+			parentSaysGaveUp = m["reason"] == "gave_up" && m["gave_up_after"] == "root/db/c"
+		}
+	}
+	if !nestedLogged || !parentSaysGaveUp {
+		t.Fatalf("nested give-up logged: %v, parent's report says gave up: %v; logs %v", nestedLogged, parentSaysGaveUp, logs.All())
+	}
+
+	// A nested supervisor with hooks of its own keeps them to itself.
+	own := supervisortest.NewRecorder()
+	prec := supervisortest.NewRecorder()
+	d := newProbe("d", nil)
+	sub := mustNew(t, "sub", []child.Spec{pspec(d)}, supervisor.WithClock(newClock()), supervisor.WithHook(own.Hook()))
+	top := mustNew(t, "top", []child.Spec{{ID: "sub", Service: sub}}, supervisor.WithClock(newClock()), supervisor.WithHook(prec.Hook()))
+	startT(t, top)
+	waitEvent(t, own, supervisor.ChildStarted, "d", 1)
+	waitEvent(t, prec, supervisor.ChildStarted, "sub", 1)
+	if n := prec.Count(supervisor.ChildStarted, "d"); n != 0 {
+		t.Fatal("the parent's hook got the events of a nested supervisor that has hooks of its own")
 	}
 }

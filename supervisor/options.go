@@ -22,6 +22,7 @@ type options struct {
 	newBackoff   func() BackOff
 	logger       *zap.Logger
 	hooks        []Hook
+	loggerSet    bool // WithLogger was given: a nested supervisor does not inherit its parent's
 	clock        Clock
 	startTimeout time.Duration
 	crashOnPanic bool
@@ -125,16 +126,21 @@ func WithBackoff(newBackOff func() BackOff) Option {
 	return optionFunc(func(o *options) { o.newBackoff = newBackOff })
 }
 
-// WithLogger sets where reports are logged. Default zap.NewNop(). Loggers are
-// never inherited by nested supervisors implicitly. The last one wins.
+// WithLogger sets where reports are logged. Default: a nested supervisor
+// logs through its parent's logger (each report names its path); a root
+// logs nothing (zap.NewNop()). Reports carry no caller and no stack trace of
+// arbor's own loop: a panic's stack, or an abandoned child's, is the entry's
+// stack. The last one wins.
 func WithLogger(l *zap.Logger) Option {
-	return optionFunc(func(o *options) { o.logger = l })
+	return optionFunc(func(o *options) { o.logger, o.loggerSet = l, true })
 }
 
 // WithHook adds a function that receives every [Event]. Hooks are additive
 // and called in the order given, on a goroutine of their own, never on the
 // supervisor's: a slow hook delays only later events, and a hook may call the
-// supervisor's methods. A panicking hook is recovered and logged.
+// supervisor's methods. A panicking hook is recovered and logged. A nested
+// supervisor without hooks of its own sends its events to its parent's hooks
+// (Event.Supervisor tells them apart).
 func WithHook(h Hook) Option {
 	return optionFunc(func(o *options) {
 		if h != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/escalation"
@@ -17,11 +18,13 @@ import (
 
 // run is one call of Serve: the state machine and everything it owns.
 type run struct {
-	s     *Supervisor
-	opts  options // a copy: Apply changes it without touching the Supervisor's
-	clock Clock
-	log   *zap.Logger
-	path  string
+	s       *Supervisor
+	opts    options // a copy: Apply changes it without touching the Supervisor's
+	clock   Clock
+	log     *zap.Logger // the reports' logger: with the path, no caller, no stack trace of its own
+	baseLog *zap.Logger // the logger it was given or inherited, which nested supervisors inherit
+	disp    *dispatcher // its hooks, or those it inherited; nil without any
+	path    string
 
 	serveCtx context.Context // Serve's ctx: its end asks for a stop
 	base     context.Context // parent of every incarnation's ctx: serveCtx's values, not its cancellation
@@ -88,16 +91,34 @@ type entry struct {
 	parked *pending
 }
 
+// noStacktrace turns off zap's automatic stack traces on a report: the loop's
+// own stack says nothing; a panic's or an abandoned child's is set on the
+// entry instead (see writeEvent).
+var noStacktrace = zap.LevelEnablerFunc(func(zapcore.Level) bool { return false })
+
 func newRun(s *Supervisor, ctx context.Context, l *lifecycle) *run {
 	path := child.Path(ctx)
 	if path == "" {
 		path = s.name
 	}
+	logger, disp := s.opts.logger, s.disp
+	if parent := callerOf(ctx); parent != nil {
+		// Nested: what it does not set itself, it inherits from its parent's
+		// run, so that its reports are not lost.
+		if !s.opts.loggerSet {
+			logger = parent.r.baseLog
+		}
+		if disp == nil {
+			disp = parent.r.disp
+		}
+	}
 	r := &run{
 		s:         s,
 		opts:      s.opts,
 		clock:     s.opts.clock,
-		log:       s.opts.logger.With(zap.String("supervisor", path)),
+		baseLog:   logger,
+		log:       logger.WithOptions(zap.WithCaller(false), zap.AddStacktrace(noStacktrace)).With(zap.String("supervisor", path)),
+		disp:      disp,
 		path:      path,
 		serveCtx:  ctx,
 		base:      runBase(ctx),
@@ -208,7 +229,7 @@ func (r *run) emit(ev Event) { r.emitSince(ev, time.Time{}) }
 // Time; it reads the clock only if somebody listens.
 func (r *run) emitSince(ev Event, since time.Time) {
 	ce := checkEvent(r.log, ev)
-	if ce == nil && r.s.disp == nil {
+	if ce == nil && r.disp == nil {
 		return // nobody listens: skip the clock and the fields
 	}
 	ev.Time = r.clock.Now()
@@ -219,8 +240,8 @@ func (r *run) emitSince(ev Event, since time.Time) {
 	if ce != nil {
 		writeEvent(ce, ev)
 	}
-	if r.s.disp != nil {
-		r.s.disp.push(ev)
+	if r.disp != nil {
+		r.disp.push(ev)
 	}
 }
 
