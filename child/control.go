@@ -10,8 +10,11 @@ import (
 // Ready tells the supervisor that the child running with ctx has finished
 // starting, so its next sibling may start. A child whose spec sets
 // [Spec.AwaitReady] must call it; for other children it does nothing. It is
-// safe to call more than once and from any goroutine. Outside a supervisor it
-// does nothing.
+// safe to call more than once and from any goroutine. Outside a supervisor,
+// or with a context that is not the child's (one not derived from the ctx its
+// Serve was given), it does nothing: there is no child to mark ready, and a
+// supervisor waiting on the child reports the missed readiness when its
+// StartTimeout runs out, with what to do.
 //
 // The first call returns once the supervisor has taken the readiness in (or
 // ctx is done, or the supervisor has stopped): from then on the supervisor

@@ -312,6 +312,9 @@ func writeEvent(ce *zapcore.CheckedEntry, ev Event) {
 	if ev.Kind == IntensityExceeded {
 		fields = append(fields, zap.String("reason", "reached_max_restart_intensity"), zap.Int("restarts_in_window", ev.InWindow))
 	}
+	if ev.Kind == ChildExited && ev.Err == nil && ev.Restart == child.Permanent {
+		fields = append(fields, zap.String("hint", "a permanent child is restarted even when it returns nil; make it Transient if it may finish"))
+	}
 	if ev.Delay > 0 {
 		fields = append(fields, zap.Duration("delay", ev.Delay))
 	}

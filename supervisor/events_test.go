@@ -297,3 +297,20 @@ func TestLogGiveUpAfterPanicHasOneReason(t *testing.T) {
 	}
 	wantFields(t, one(t, logs, "reached_max_restart_intensity"), map[string]any{"reason": "reached_max_restart_intensity", "panic": "kaboom"})
 }
+
+// Issue 12 item 4: a permanent child that returned nil is restarted, and the
+// report says how to make it finish instead.
+func TestLogPermanentNilExitHints(t *testing.T) {
+	log, logs := observed()
+	a := newProbe("a", nil)
+	rec := supervisortest.NewRecorder()
+	s := mustNew(t, "root", []child.Spec{pspec(a)}, lenient,
+		supervisor.WithLogger(log), supervisor.WithHook(rec.Hook()), supervisor.WithClock(newClock()))
+	startT(t, s)
+	a.crash(t, nil)
+	waitEvent(t, rec, supervisor.ChildStarted, "a", 2)
+	e := one(t, logs, "child_terminated")
+	if h, _ := e.ContextMap()["hint"].(string); !strings.Contains(h, "Transient") {
+		t.Errorf("report fields %v: want a hint to make the child Transient", e.ContextMap())
+	}
+}

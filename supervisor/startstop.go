@@ -70,8 +70,9 @@ func (r *run) startChildUntil(e *entry, gone <-chan struct{}) error {
 		e.state = StateStarting
 	}
 	var timer <-chan time.Time
-	if d, ok := r.startBudget(e); ok {
-		timer = r.waitFor(d)
+	budget, bounded := r.startBudget(e)
+	if bounded {
+		timer = r.waitFor(budget)
 		defer r.endWait()
 	}
 	for {
@@ -101,10 +102,11 @@ func (r *run) startChildUntil(e *entry, gone <-chan struct{}) error {
 		case q := <-r.reqs:
 			r.handleReqWhileBusy(q, e.path)
 		case <-timer:
+			missed := fmt.Errorf("%w: no child.Ready within %v (AwaitReady is set: Serve must call child.Ready(ctx) with the ctx it was given, once it has started)", ErrStartTimeout, budget)
 			if err := r.stopChild(e); err != nil {
-				return errors.Join(ErrStartTimeout, err)
+				return errors.Join(missed, err)
 			}
-			return ErrStartTimeout
+			return missed
 		case <-r.stopC:
 			return r.stopWhileStarting(e)
 		case <-r.serveCtx.Done():
