@@ -38,7 +38,7 @@ var (
 		"Times the supervisor gave up because it exceeded its restart intensity (or its backoff policy stopped).",
 		[]string{"supervisor"}, nil)
 	descChildUp = prometheus.NewDesc("arbor_child_up",
-		"Whether the child has a running incarnation (1) or not (0).",
+		"Whether the child has a running incarnation (1) or not (0); for the instances of a simple_one_for_one template, how many run.",
 		[]string{"supervisor", "child"}, nil)
 	descInWindow = prometheus.NewDesc("arbor_supervisor_restarts_in_window",
 		"Restarts inside the supervisor's current intensity window.",
@@ -77,7 +77,7 @@ type Collector struct {
 	scrapeTimeout time.Duration // immutable
 
 	mu       sync.Mutex
-	root     *supervisor.Supervisor // guarded by mu: the watched tree, or nil
+	root     TreeSource             // guarded by mu: the watched tree, or nil
 	restarts map[restartKey]float64 // guarded by mu
 	timeouts map[childKey]float64   // guarded by mu
 	exceeded map[string]float64     // guarded by mu: by supervisor path
@@ -125,7 +125,7 @@ func (c *Collector) record(ev supervisor.Event) {
 	if _, ok := c.exceeded[ev.Supervisor]; !ok {
 		c.exceeded[ev.Supervisor] = 0
 	}
-	ck := childKey{supervisor: ev.Supervisor, child: ev.Child}
+	ck := childKey{supervisor: ev.Supervisor, child: childLabel(ev.Child, ev.Template)}
 	if ev.Child != "" {
 		if _, ok := c.timeouts[ck]; !ok {
 			c.timeouts[ck] = 0
@@ -141,6 +141,16 @@ func (c *Collector) record(ev supervisor.Event) {
 	case supervisor.IntensityExceeded:
 		c.exceeded[ev.Supervisor]++
 	}
+}
+
+// childLabel is the child label of a child: its ID, or, for an instance of a
+// simple_one_for_one supervisor, its template's ID, so that series do not
+// grow with every instance ever started.
+func childLabel(id, template string) string {
+	if template != "" {
+		return template
+	}
+	return id
 }
 
 // Reason returns the reason label arbor_child_restarts_total counts ev under,
@@ -176,12 +186,18 @@ func Reason(ev supervisor.Event) string {
 	return ""
 }
 
+// TreeSource is what [Collector.Watch] reads at scrape time: a
+// *supervisor.Supervisor or a *supervisor.Simple.
+type TreeSource interface {
+	Tree(ctx context.Context) (*supervisor.Tree, error)
+}
+
 // Watch makes every later scrape read root's tree (root.Tree) for the gauges
 // arbor_child_up, arbor_supervisor_restarts_in_window,
 // arbor_supervisor_intensity and arbor_tree_ready. A root that is not running
 // is exported as a tree that is not ready. Watch replaces the root of an
 // earlier call; Watch(nil) stops exporting the gauges.
-func (c *Collector) Watch(root *supervisor.Supervisor) {
+func (c *Collector) Watch(root TreeSource) {
 	c.mu.Lock()
 	c.root = root
 	c.mu.Unlock()
@@ -202,6 +218,21 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	root := c.root
+	c.mu.Unlock()
+	// The tree first, without holding c.mu: the counters of children it no
+	// longer has are dropped before they are sent.
+	var tree *supervisor.Tree
+	var treeErr error
+	if root != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), c.scrapeTimeout)
+		tree, treeErr = root.Tree(ctx)
+		cancel()
+		if treeErr == nil {
+			c.prune(tree)
+		}
+	}
+
+	c.mu.Lock()
 	restarts := make([]prometheus.Metric, 0, len(c.restarts))
 	for k, v := range c.restarts {
 		restarts = append(restarts, constMetric(descRestarts, prometheus.CounterValue, v, k.supervisor, k.child, k.reason))
@@ -222,15 +253,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if root != nil {
-		c.collectTree(ch, root)
+		c.collectTree(ch, tree, treeErr)
 	}
 }
 
-// collectTree reads root's tree, without holding c.mu, and sends the gauges.
-func (c *Collector) collectTree(ch chan<- prometheus.Metric, root *supervisor.Supervisor) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.scrapeTimeout)
-	defer cancel()
-	tree, err := root.Tree(ctx)
+// collectTree sends the gauges of the tree read for this scrape (err: it did not answer).
+func (c *Collector) collectTree(ch chan<- prometheus.Metric, tree *supervisor.Tree, err error) {
 	if err != nil {
 		ch <- constMetric(descTreeReady, prometheus.GaugeValue, 0)
 		return
@@ -248,8 +276,17 @@ func (c *Collector) collectTree(ch chan<- prometheus.Metric, root *supervisor.Su
 		}
 		ch <- constMetric(descInWindow, prometheus.GaugeValue, float64(t.InWindow), t.Path)
 		ch <- constMetric(descIntensity, prometheus.GaugeValue, float64(t.Intensity.MaxRestarts), t.Path)
+		up := make(map[string]float64, len(t.Children))
+		var labels []string
 		for _, ci := range t.Children {
-			ch <- constMetric(descChildUp, prometheus.GaugeValue, boolValue(ci.State == supervisor.StateRunning), t.Path, ci.ID)
+			l := childLabel(ci.ID, ci.Template)
+			if _, ok := up[l]; !ok {
+				labels = append(labels, l)
+			}
+			up[l] += boolValue(ci.State == supervisor.StateRunning)
+		}
+		for _, l := range labels {
+			ch <- constMetric(descChildUp, prometheus.GaugeValue, up[l], t.Path, l)
 		}
 		ids := make([]string, 0, len(t.Subtrees))
 		for id := range t.Subtrees {
@@ -262,6 +299,51 @@ func (c *Collector) collectTree(ch chan<- prometheus.Metric, root *supervisor.Su
 	}
 	walk(tree)
 	ch <- constMetric(descTreeReady, prometheus.GaugeValue, boolValue(ready))
+}
+
+// prune drops the counters of children and supervisors that are no longer
+// in the watched tree (deleted, temporary, removed by Apply, or a nested
+// supervisor no longer running), so that the series do not grow without
+// bound. A simple_one_for_one template keeps its series while it has no
+// instance. A child that comes back starts its counters from zero, which
+// Prometheus reads as a counter reset.
+func (c *Collector) prune(tree *supervisor.Tree) {
+	sups := make(map[string]bool)
+	live := make(map[childKey]bool)
+	var walk func(t *supervisor.Tree)
+	walk = func(t *supervisor.Tree) {
+		if sups[t.Path] {
+			return
+		}
+		sups[t.Path] = true
+		if t.Template != "" {
+			live[childKey{supervisor: t.Path, child: t.Template}] = true
+		}
+		for _, ci := range t.Children {
+			live[childKey{supervisor: t.Path, child: childLabel(ci.ID, ci.Template)}] = true
+		}
+		for _, sub := range t.Subtrees {
+			walk(sub)
+		}
+	}
+	walk(tree)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.restarts {
+		if !live[k.childKey] {
+			delete(c.restarts, k)
+		}
+	}
+	for k := range c.timeouts {
+		if !live[k] {
+			delete(c.timeouts, k)
+		}
+	}
+	for sup := range c.exceeded {
+		if !sups[sup] {
+			delete(c.exceeded, sup)
+		}
+	}
 }
 
 // constMetric is prometheus.MustNewConstMetric without the panic: a label value

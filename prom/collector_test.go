@@ -138,7 +138,7 @@ const (
 	helpExceeded = `# HELP arbor_supervisor_intensity_exceeded_total Times the supervisor gave up because it exceeded its restart intensity (or its backoff policy stopped).
 # TYPE arbor_supervisor_intensity_exceeded_total counter
 `
-	helpUp = `# HELP arbor_child_up Whether the child has a running incarnation (1) or not (0).
+	helpUp = `# HELP arbor_child_up Whether the child has a running incarnation (1) or not (0); for the instances of a simple_one_for_one template, how many run.
 # TYPE arbor_child_up gauge
 `
 	helpInWindow = `# HELP arbor_supervisor_restarts_in_window Restarts inside the supervisor's current intensity window.
@@ -508,3 +508,69 @@ func TestInvalidLabelValue(t *testing.T) {
 // panicErr is the *child.PanicError a supervisor reports for a panic with
 // value v.
 func panicErr(v any) *child.PanicError { return runner.NewPanic(v, 0).(*child.PanicError) }
+
+// Issue 12 item 6: simple_one_for_one instances are labelled by their
+// template, and the series of children that no longer exist are dropped, so
+// the series do not grow with every child ever started.
+func TestSeriesStayBounded(t *testing.T) {
+	c, reg := setup(t)
+	rec := supervisortest.NewRecorder()
+	var crashed sync.Map
+	p, err := supervisor.NewSimple("pool", child.Spec{ID: "conn", Restart: child.Transient},
+		func(ctx context.Context, n int) error {
+			if _, again := crashed.LoadOrStore(n, true); !again {
+				return errBoom // the first incarnation crashes and is restarted
+			}
+			return nil // the second ends normally: the instance is deleted
+		}, append(hooks(c, rec), supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 1000, Period: time.Hour}))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Watch(p)
+	if err := p.Start(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Stop(context.Background()) })
+	const n = 50
+	for i := range n {
+		if _, err := p.StartChild(testCtx(t), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each instance exits twice: a crash, then a normal end.
+	if _, err := rec.WaitForNth(testCtx(t), supervisor.ChildExited, "", 2*n); err != nil {
+		t.Fatal(err)
+	}
+	compare(t, reg, `# HELP arbor_child_restarts_total Child exits that led to a restart, and failed starts, by reason.
+# TYPE arbor_child_restarts_total counter
+arbor_child_restarts_total{child="conn",reason="error",supervisor="pool"} 50
+`, "arbor_child_restarts_total")
+	if got := testutil.CollectAndCount(c, "arbor_child_up", "arbor_child_shutdown_timeouts_total"); got > 2 {
+		t.Fatalf("%d series for a template with no instance left, want at most one per metric", got)
+	}
+
+	// A static child that is deleted loses its series at the next scrape.
+	rrec := supervisortest.NewRecorder()
+	a := newDriven("a")
+	root := mustNew(t, "root", []child.Spec{a.spec()}, hooks(c, rrec)...)
+	c.Watch(root)
+	if err := root.Start(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = root.Stop(context.Background()) })
+	a.exit(t, errBoom)
+	wait(t, rrec, supervisor.ChildStarted, "a", 2)
+	if n := testutil.CollectAndCount(c, "arbor_child_restarts_total"); n != 1 {
+		t.Fatalf("%d restart series, want a's", n)
+	}
+	if err := root.TerminateChild(testCtx(t), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := root.DeleteChild(testCtx(t), "a"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.CollectAndCount(c) // a scrape prunes
+	if n := testutil.CollectAndCount(c, "arbor_child_restarts_total", "arbor_child_shutdown_timeouts_total"); n != 0 {
+		t.Fatalf("%d series left for the deleted child, want none", n)
+	}
+}

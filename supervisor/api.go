@@ -46,11 +46,14 @@ func (s *ChildState) UnmarshalText(text []byte) error { return stateText.Unmarsh
 
 // ChildInfo describes one child (OTP's which_children, with more detail).
 type ChildInfo struct {
-	ID      string
-	Path    string // place in the tree, such as "root/db/pool"
-	Kind    child.Kind
-	Restart child.Restart
-	State   ChildState
+	ID string
+	// Template is, for an instance of a simple_one_for_one supervisor, the
+	// ID of its template; empty for other children.
+	Template string
+	Path     string // place in the tree, such as "root/db/pool"
+	Kind     child.Kind
+	Restart  child.Restart
+	State    ChildState
 	// Restarts counts the times this Serve restarted the child by itself:
 	// after its own exit, and as a member of a group restart (each child a
 	// group restart starts again counts one, as does a retry that starts

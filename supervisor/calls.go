@@ -14,7 +14,7 @@ func (r *run) childInfos() []ChildInfo {
 	}
 	infos := make([]ChildInfo, 0, len(list))
 	for _, e := range list {
-		info := ChildInfo{ID: e.spec.ID, Path: e.path, Kind: e.spec.Kind, Restart: e.spec.Restart, State: e.state,
+		info := ChildInfo{ID: e.spec.ID, Template: e.template, Path: e.path, Kind: e.spec.Kind, Restart: e.spec.Restart, State: e.state,
 			Restarts: e.restarts, Abandoned: e.abandoned, LastExit: e.lastExit, LastExitAt: e.lastAt, LastExitRequested: e.lastRequested}
 		if e.inc != nil {
 			info.Started = e.inc.started
@@ -46,6 +46,7 @@ func (r *run) handleReq(q request) {
 		info := Info{
 			Path:      r.path,
 			Run:       r.id,
+			Template:  r.template.ID,
 			Strategy:  r.opts.flags.Strategy,
 			Intensity: r.opts.flags.Intensity,
 			InWindow:  r.window.Len(r.clock.Now()),

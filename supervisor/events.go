@@ -89,6 +89,11 @@ type Event struct {
 	// supervisor restarted by its parent reports under a new Run.
 	Run   uint64
 	Child string // the child's ID; empty for supervisor events
+	// Template is, for an instance of a simple_one_for_one supervisor, the
+	// ID of the template it was started from (Child is the instance's own
+	// ID, such as "conn#42"); empty for other children. Metrics label
+	// instances by it, so that their series do not grow with every instance.
+	Template string
 	// Incarnation numbers the child's incarnation the event is about: 1 for
 	// its first start in this Run, counting up with every start (restarts,
 	// RestartChild, a group restart). With Run and Child it names one call

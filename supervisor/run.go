@@ -80,6 +80,7 @@ type entry struct {
 	abandoned     int     // abandoned incarnations that have not returned
 	gen           uint64  // bumped to cancel a pending restart
 	seq           uint64  // simple_one_for_one: start order
+	template      string  // simple_one_for_one: the template's ID (immutable)
 	backoff       BackOff // nil without WithBackoff
 	lastExit      error
 	lastAt        time.Time // when lastExit happened
@@ -247,7 +248,7 @@ func (r *run) emitSince(ev Event, since time.Time) {
 
 // childEvent is an event about e's latest incarnation.
 func (r *run) childEvent(kind EventKind, e *entry, err error) Event {
-	return Event{Kind: kind, Child: e.spec.ID, Incarnation: e.incs, Restart: e.spec.Restart, Restarts: e.restarts, Err: err}
+	return Event{Kind: kind, Child: e.spec.ID, Template: e.template, Incarnation: e.incs, Restart: e.spec.Restart, Restarts: e.restarts, Err: err}
 }
 
 // incEvent is an event about the incarnation inc, which may be an older one

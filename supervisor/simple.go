@@ -207,7 +207,7 @@ func (r *run) apiStartInstance(q request) (string, error) {
 	sp.ID = q.id
 	sp.Service = q.svc
 	e := newOwnEntry(sp)
-	e.path, e.state, e.seq = r.path+"/"+sp.ID, StateStopped, q.seq
+	e.path, e.state, e.seq, e.template = r.path+"/"+sp.ID, StateStopped, q.seq, r.template.ID
 	e.base = labelled(r.base, e.path)
 	if r.opts.newBackoff != nil {
 		e.backoff = r.opts.newBackoff()

@@ -16,6 +16,7 @@ type Info struct {
 	// Serve, counting up (see Event.Run).
 	Run       uint64
 	Strategy  strategy.Strategy    // its restart strategy
+	Template  string               // simple_one_for_one: its template's ID; empty otherwise
 	Intensity escalation.Intensity // its restart limit
 	InWindow  int                  // restarts inside the current intensity window
 	Ready     bool                 // every child has started
