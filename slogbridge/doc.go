@@ -2,6 +2,14 @@
 // logger an arbor tree already uses, so its records get the same encoder,
 // level, sampling, outputs and bound fields as arbor's own reports.
 //
+// # Handing arbor a slog.Handler
+//
+// An application that logs with log/slog hands its handler to a supervisor
+// with [ZapLogger], and gets arbor's reports through it, a panic's stack
+// included (as a "stacktrace" attribute):
+//
+//	sup, err := supervisor.New("app", specs, supervisor.WithLogger(slogbridge.ZapLogger(handler)))
+//
 // # Bridging a logger
 //
 // [New] returns a *slog.Logger backed by go.uber.org/zap/exp/zapslog, writing

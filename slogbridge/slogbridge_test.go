@@ -1,9 +1,12 @@
 package slogbridge_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/slogbridge"
 	"github.com/arborgo/arbor/supervisor"
+	"github.com/arborgo/arbor/supervisor/supervisortest"
 )
 
 // testTimeout bounds every wait in a test, so a bug fails the test instead of
@@ -205,4 +209,68 @@ func TestForChild(t *testing.T) {
 		t.Errorf("entry = %q from %q, want %q from %q", e.Message, e.LoggerName, "connected", "app")
 	}
 	checkFields(t, e, map[string]any{slogbridge.PathKey: "app/db/pool", "addr": "10.0.0.1:5432"})
+}
+
+// Issue 12 item 7: an application that logs with log/slog hands its handler
+// to a supervisor and gets arbor's reports, a panic's stack included.
+func TestZapLoggerForSupervisor(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	h := slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug})
+	rec := supervisortest.NewRecorder()
+	crashed := make(chan struct{})
+	var once sync.Once
+	svc := child.Func(func(ctx context.Context) error {
+		first := false
+		once.Do(func() { first = true })
+		if first {
+			close(crashed)
+			panic("boom")
+		}
+		<-ctx.Done()
+		return nil
+	})
+	s, err := supervisor.New("root", []child.Spec{{ID: "a", Service: svc}},
+		supervisor.WithLogger(slogbridge.ZapLogger(h)), supervisor.WithHook(rec.Hook()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Stop(context.Background()) }()
+	<-crashed
+	if _, err := rec.WaitForNth(context.Background(), supervisor.ChildStarted, "a", 2); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	var report map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		if m["context"] == "child_terminated" {
+			report = m
+		}
+	}
+	if report == nil || report["level"] != "ERROR" || report["supervisor"] != "root" || report["child"] != "a" || report["panic"] != "boom" {
+		t.Fatalf("report %v, want a child_terminated error for root/a with the panic; output:\n%s", report, out)
+	}
+	if st, _ := report["stacktrace"].(string); !strings.Contains(st, "slogbridge_test") {
+		t.Fatalf("stacktrace %q, want the panicking function", st)
+	}
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
