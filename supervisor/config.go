@@ -222,7 +222,7 @@ func (r *run) apply(q *applyReq) (Changes, error) {
 	r.children, r.byID = make([]*entry, 0, len(q.specs)), make(map[string]*entry, len(q.specs))
 	for id, e := range old {
 		if removed[id] || changed[id] {
-			e.removed = true
+			r.retire(e)
 		}
 	}
 	var toStart []*entry

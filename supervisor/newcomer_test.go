@@ -155,3 +155,24 @@ func TestNestedInheritsLoggerAndHooks(t *testing.T) {
 		t.Fatal("the parent's hook got the events of a nested supervisor that has hooks of its own")
 	}
 }
+
+// A child deleted and started again with the same ID goes on counting its
+// incarnations, so Run, Child and Incarnation name one call of Serve.
+func TestIncarnationsCountOnAcrossDelete(t *testing.T) {
+	a := newProbe("a", nil)
+	rec := supervisortest.NewRecorder()
+	s := mustNew(t, "root", []child.Spec{pspec(a)}, supervisor.WithClock(newClock()), supervisor.WithHook(rec.Hook()))
+	startT(t, s)
+	if err := s.TerminateChild(testCtx(t), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteChild(testCtx(t), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartChild(testCtx(t), pspec(a)); err != nil {
+		t.Fatal(err)
+	}
+	if ev := waitEvent(t, rec, supervisor.ChildStarted, "a", 2); ev.Incarnation != 2 {
+		t.Fatalf("the re-added child's first incarnation is %d, want 2", ev.Incarnation)
+	}
+}

@@ -41,9 +41,10 @@ type run struct {
 	children      []*entry // start order
 	byID          map[string]*entry
 	window        *escalation.Window
-	deferred      []msg     // exits that arrived while the loop waited on one child
-	deferredReqs  []request // mutating calls that arrived while the loop waited on one child
-	timers        timerHeap // restarts waiting for their time
+	retired       map[string]uint64 // incarnation counts of removed static children, by ID
+	deferred      []msg             // exits that arrived while the loop waited on one child
+	deferredReqs  []request         // mutating calls that arrived while the loop waited on one child
+	timers        timerHeap         // restarts waiting for their time
 	armedC        <-chan time.Time
 	armedDue      time.Time
 	startDeadline time.Time   // overall start deadline during the initial start; zero otherwise
@@ -174,6 +175,12 @@ func (r *run) appendEntry(e *entry) *entry {
 	sp := e.spec
 	e.path, e.state = r.path+"/"+sp.ID, StateStopped
 	e.base = labelled(r.base, e.path)
+	if n, ok := r.retired[sp.ID]; ok {
+		// The ID was used before in this run: its incarnations go on counting,
+		// so Run, Child and Incarnation still name one call of Serve.
+		e.incs = n
+		delete(r.retired, sp.ID)
+	}
 	if r.opts.newBackoff != nil {
 		e.backoff = r.opts.newBackoff()
 	}
@@ -182,8 +189,21 @@ func (r *run) appendEntry(e *entry) *entry {
 	return e
 }
 
-func (r *run) remove(e *entry) {
+// retire marks e removed and keeps its incarnation count for a later child
+// with the same ID (simple_one_for_one instance IDs never repeat).
+func (r *run) retire(e *entry) {
 	e.removed = true
+	if r.opts.simple || e.incs == 0 {
+		return
+	}
+	if r.retired == nil {
+		r.retired = make(map[string]uint64)
+	}
+	r.retired[e.spec.ID] = e.incs
+}
+
+func (r *run) remove(e *entry) {
+	r.retire(e)
 	delete(r.byID, e.spec.ID)
 	if _, ok := e.spec.Service.(subtree); ok {
 		r.dynMu.Lock()
