@@ -204,3 +204,35 @@ func BenchmarkStartChildTerminateChild(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRemoveOldest: with live children running, StartChild of a new
+// temporary child and TerminateChild of the oldest, so the list turns over
+// from its front. ns/op is one pair; it must not grow with the number live.
+func BenchmarkRemoveOldest(b *testing.B) {
+	for _, live := range []int{1_000, 10_000, 100_000} {
+		b.Run("live="+strconv.Itoa(live), func(b *testing.B) {
+			s := benchStart(b, nil)
+			ctx := context.Background()
+			spec := func(n int) child.Spec {
+				return child.Spec{ID: "c" + strconv.Itoa(n), Service: benchIdle, Restart: child.Temporary}
+			}
+			for n := range live {
+				if err := s.StartChild(ctx, spec(n)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if err := s.StartChild(ctx, spec(live+i)); err != nil {
+					b.Fatal(err)
+				}
+				if err := s.TerminateChild(ctx, "c"+strconv.Itoa(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			benchStop(b, s)
+		})
+	}
+}

@@ -8,7 +8,7 @@ import (
 )
 
 func (r *run) childInfos() []ChildInfo {
-	list := r.children
+	list := r.ordered()
 	if r.opts.simple {
 		list = r.instanceList()
 	}
@@ -64,8 +64,8 @@ func (r *run) handleReq(q request) {
 			resp.val = r.countInstances()
 			break
 		}
-		counts := Counts{Specs: len(r.children)}
-		for _, e := range r.children {
+		counts := Counts{Specs: len(r.ordered())}
+		for _, e := range r.ordered() {
 			if e.inc != nil && e.state == StateRunning {
 				counts.Active++
 			}

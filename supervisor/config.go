@@ -206,8 +206,9 @@ func (r *run) apply(q *applyReq) (Changes, error) {
 	for _, id := range ch.Removed {
 		removed[id] = true
 	}
-	for i := len(r.children) - 1; i >= 0; i-- {
-		e := r.children[i]
+	current := r.ordered()
+	for i := len(current) - 1; i >= 0; i-- {
+		e := current[i]
 		if removed[e.spec.ID] || changed[e.spec.ID] {
 			e.gen, e.parked = e.gen+1, nil // drops a pending restart
 			_ = r.stopChild(e)             // an abandoned child is reported by its event
@@ -219,7 +220,7 @@ func (r *run) apply(q *applyReq) (Changes, error) {
 
 	// Rebuild the list in the new order, then start what is new.
 	old := r.byID
-	r.children, r.byID = make([]*entry, 0, len(q.specs)), make(map[string]*entry, len(q.specs))
+	r.children, r.holes, r.byID = make([]*entry, 0, len(q.specs)), 0, make(map[string]*entry, len(q.specs))
 	for id, e := range old {
 		if removed[id] || changed[id] {
 			r.retire(e)
@@ -228,6 +229,7 @@ func (r *run) apply(q *applyReq) (Changes, error) {
 	var toStart []*entry
 	for i, sp := range q.specs {
 		if e, ok := old[sp.ID]; ok && !changed[sp.ID] {
+			e.pos = len(r.children)
 			r.children = append(r.children, e)
 			r.byID[sp.ID] = e
 			continue
@@ -266,8 +268,8 @@ func (r *run) setFlags(q *applyReq) {
 }
 
 func (r *run) currentSpecs() []child.Spec {
-	specs := make([]child.Spec, len(r.children))
-	for i, e := range r.children {
+	specs := make([]child.Spec, len(r.ordered()))
+	for i, e := range r.ordered() {
 		specs[i] = *e.spec
 	}
 	return specs

@@ -82,7 +82,7 @@ func (r *run) significantEnded() bool {
 	case AutoShutdownAnySignificant:
 		return true
 	case AutoShutdownAllSignificant:
-		for _, c := range r.children {
+		for _, c := range r.ordered() {
 			// One waiting for its restart (a backoff delay, a retry) is
 			// alive, as in OTP.
 			if c.spec.Significant && (c.inc != nil || c.state == StateRestarting) {
@@ -171,7 +171,7 @@ func (r *run) groupStrategy() bool {
 // and returns the group to start, in start order. Siblings already stopped
 // show Restarting. It returns nil if a stop was asked for meanwhile.
 func (r *run) stopGroup(e *entry) []*entry {
-	snapshot := slices.Clone(r.children)
+	snapshot := slices.Clone(r.ordered())
 	types := make([]child.Restart, len(snapshot))
 	for i, c := range snapshot {
 		types[i] = c.spec.Restart

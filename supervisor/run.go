@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"runtime/pprof"
-	"slices"
 	"sync"
 	"time"
 
@@ -38,7 +37,8 @@ type run struct {
 	dynSups map[string]subtree // guarded by dynMu: nested supervisors added with StartChild, for Tree
 
 	// Owned by the run goroutine.
-	children      []*entry // start order
+	children      []*entry // start order; a removed child leaves a nil hole (see remove)
+	holes         int      // nil entries in children
 	byID          map[string]*entry
 	window        *escalation.Window
 	retired       map[string]uint64 // incarnation counts of removed static children, by ID
@@ -80,6 +80,7 @@ type entry struct {
 	incs          uint64  // incarnations launched in this run: the latest one's number
 	abandoned     int     // abandoned incarnations that have not returned
 	gen           uint64  // bumped to cancel a pending restart
+	pos           int     // its index in run.children (static children)
 	seq           uint64  // simple_one_for_one: start order
 	template      string  // simple_one_for_one: the template's ID (immutable)
 	backoff       BackOff // nil without WithBackoff
@@ -184,6 +185,7 @@ func (r *run) appendEntry(e *entry) *entry {
 	if r.opts.newBackoff != nil {
 		e.backoff = r.opts.newBackoff()
 	}
+	e.pos = len(r.children)
 	r.children = append(r.children, e)
 	r.byID[sp.ID] = e
 	return e
@@ -213,14 +215,34 @@ func (r *run) remove(e *entry) {
 	if r.opts.simple {
 		return
 	}
-	// Searched from the end: a child added at run time and removed again is
-	// the last one, or near it, so the search and the shift are short.
-	for i := len(r.children) - 1; i >= 0; i-- {
-		if r.children[i] == e {
-			r.children = slices.Delete(r.children, i, i+1)
-			return
+	// O(1): the entry leaves a hole at its position; the list is compacted
+	// once holes are half of it, or when its order is next needed.
+	r.children[e.pos] = nil
+	r.holes++
+	if 2*r.holes > len(r.children) {
+		r.compact()
+	}
+}
+
+// ordered returns the children in start order, without holes.
+func (r *run) ordered() []*entry {
+	if r.holes > 0 {
+		r.compact()
+	}
+	return r.children
+}
+
+// compact closes the holes removals left in the child list.
+func (r *run) compact() {
+	kept := r.children[:0]
+	for _, e := range r.children {
+		if e != nil {
+			e.pos = len(kept)
+			kept = append(kept, e)
 		}
 	}
+	clear(r.children[len(kept):])
+	r.children, r.holes = kept, 0
 }
 
 func (r *run) stopRequested() bool {

@@ -16,7 +16,7 @@ func (r *run) startAll() error {
 		r.startDeadline = r.clock.Now().Add(d)
 	}
 	defer func() { r.startDeadline = time.Time{} }()
-	for _, e := range slices.Clone(r.children) {
+	for _, e := range slices.Clone(r.ordered()) {
 		err := r.startChild(e)
 		switch {
 		case err == nil:
@@ -422,13 +422,14 @@ func (r *run) shutdown() error {
 		return r.stopInstances()
 	}
 	var errs []error
-	for i := len(r.children) - 1; i >= 0; i-- {
-		e := r.children[i]
+	children := r.ordered()
+	for i := len(children) - 1; i >= 0; i-- {
+		e := children[i]
 		if e.state == StateRestarting {
 			e.state = StateStopped
 		}
 		if limit := r.stopLimit(); !limit.IsZero() && !r.clock.Now().Before(limit) {
-			errs = append(errs, r.stopAll(reversed(r.children[:i+1]), 0)...)
+			errs = append(errs, r.stopAll(reversed(children[:i+1]), 0)...)
 			break
 		}
 		if err := r.stopChild(e); err != nil {
