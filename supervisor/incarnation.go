@@ -2,8 +2,10 @@ package supervisor
 
 import (
 	"context"
-	"fmt"
 	"runtime/pprof"
+	"slices"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -11,16 +13,24 @@ import (
 	"github.com/arborgo/arbor/internal/runner"
 )
 
-// incarnation is one call of a child's Serve. It is both the context Serve
-// gets and the child's control.Control: it wraps its own cancellable context
-// and answers the control lookup with itself (see Value), which saves a
-// context.WithValue per incarnation.
+// incarnation is one call of a child's Serve. It is the context Serve gets
+// (a context of its own, cancelled by cancel, whose values are e.base's) and
+// the child's control.Control (it answers the control lookup with itself; see
+// Value): one allocation per start, where a context.WithCancel, its cancel
+// function and a context.WithValue would take several. Its parent, e.base,
+// carries values only and is never done, so it has no cancellation to
+// follow; contexts derived from it are cancelled through AfterFunc, with no
+// goroutine of their own.
 type incarnation struct {
-	context.Context // immutable: cancelled by cancel, parent e.base
-	e               *entry
-	r               *run
-	cancel          context.CancelFunc
-	n               uint64 // its number among its child's incarnations in the run (Event.Incarnation)
+	parent context.Context // immutable: e.base
+	e      *entry
+	r      *run
+	n      uint64 // its number among its child's incarnations in the run (Event.Incarnation)
+
+	done  atomic.Pointer[chan struct{}] // made by Done or cancel, whichever comes first; closed by cancel
+	mu    sync.Mutex
+	err   error        // guarded by mu: context.Canceled once cancelled
+	after []*afterFunc // guarded by mu: functions to run when cancelled (AfterFunc)
 
 	readied atomic.Bool
 
@@ -34,7 +44,10 @@ type incarnation struct {
 	stopBy atomic.Int64 // UnixNano of the stop deadline; 0 while not stopping or unbounded
 }
 
-var _ control.Control = (*incarnation)(nil)
+var (
+	_ control.Control = (*incarnation)(nil)
+	_ context.Context = (*incarnation)(nil)
+)
 
 // msg is what an incarnation tells the loop: it is ready, or it exited with err.
 type msg struct {
@@ -62,23 +75,105 @@ func (*markControl) StopDeadline() (time.Time, bool) { return time.Time{}, false
 func (*markControl) Path() string { return "" }
 
 // Value returns the incarnation itself for the control key of package child
-// and for callerKey, and otherwise what its cancellable context holds, so that
-// context's own lookups (its cancellation, a derived context's parent) still
-// find it.
+// and for callerKey, and otherwise what its parent holds.
 func (i *incarnation) Value(key any) any {
 	if key == (callerKey{}) {
 		return i
 	}
-	v := i.Context.Value(key)
+	v := i.parent.Value(key)
 	if v == any(controlMark) {
 		return i
 	}
 	return v
 }
 
-// String describes the context as the context package would.
+// Deadline reports none: a child's deadline is its stop deadline, which
+// child.StopDeadline tells once the supervisor asks it to stop.
+func (i *incarnation) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done returns a channel closed when the supervisor cancels the incarnation.
+func (i *incarnation) Done() <-chan struct{} {
+	if d := i.done.Load(); d != nil {
+		return *d
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if d := i.done.Load(); d != nil {
+		return *d
+	}
+	d := make(chan struct{})
+	i.done.Store(&d)
+	return d
+}
+
+// Err returns context.Canceled once the incarnation is cancelled, else nil.
+func (i *incarnation) Err() error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.err
+}
+
+// closedDone is the Done channel of an incarnation cancelled before anyone
+// asked for it.
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// cancel cancels the incarnation: Done is closed, Err says
+// context.Canceled, and the functions registered with AfterFunc run, each on
+// a goroutine of its own, as context.AfterFunc's do. Later calls do nothing.
+func (i *incarnation) cancel() {
+	i.mu.Lock()
+	if i.err != nil {
+		i.mu.Unlock()
+		return
+	}
+	i.err = context.Canceled
+	if d := i.done.Load(); d != nil {
+		close(*d)
+	} else {
+		c := closedDone
+		i.done.Store(&c)
+	}
+	after := i.after
+	i.after = nil
+	i.mu.Unlock()
+	for _, a := range after {
+		go a.f() // ends when f returns, as with context.AfterFunc
+	}
+}
+
+// afterFunc is one registration of AfterFunc.
+type afterFunc struct{ f func() }
+
+// AfterFunc arranges for f to run on a goroutine of its own once the
+// incarnation is cancelled, and returns a function that unregisters it,
+// reporting whether that stopped f from running. The context package uses it
+// for contexts derived from the incarnation (context.WithCancel and the like
+// spawn no goroutine to follow it), and so does context.AfterFunc.
+func (i *incarnation) AfterFunc(f func()) (stop func() bool) {
+	a := &afterFunc{f: f}
+	i.mu.Lock()
+	if i.err != nil {
+		i.mu.Unlock()
+		go f() // ends when f returns
+		return func() bool { return false }
+	}
+	i.after = append(i.after, a)
+	i.mu.Unlock()
+	return func() bool {
+		i.mu.Lock()
+		defer i.mu.Unlock()
+		k := slices.Index(i.after, a)
+		if k < 0 {
+			return false // already run, or already stopped
+		}
+		i.after = slices.Delete(i.after, k, k+1)
+		return true
+	}
+}
+
+// String describes the context.
 func (i *incarnation) String() string {
-	return fmt.Sprint(i.Context) + ".WithValue(control, " + i.e.path + ")"
+	return "arbor incarnation " + strconv.FormatUint(i.n, 10) + " of " + i.e.path
 }
 
 // Ready tells the loop and returns once the loop has taken it in: from then
@@ -116,9 +211,8 @@ func (i *incarnation) Path() string { return i.e.path }
 // before the goroutine starts, so that the new goroutine can run straight
 // away on this core while the loop goes back to waiting.
 func (r *run) launch(e *entry) *incarnation {
-	ctx, cancel := context.WithCancel(e.base)
 	e.incs++
-	inc := &incarnation{Context: ctx, e: e, r: r, cancel: cancel, n: e.incs, started: r.clock.Now()}
+	inc := &incarnation{parent: e.base, e: e, r: r, n: e.incs, started: r.clock.Now()}
 	e.inc = inc
 	if !e.spec.AwaitReady {
 		r.started(e)
