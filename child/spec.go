@@ -58,6 +58,15 @@ type Spec struct {
 	// child is not awaited.
 	StartTimeout time.Duration
 
+	// StartGroup names a start group: adjacent children with the same
+	// non-empty StartGroup are independent of each other and start in
+	// parallel when their supervisor starts; the next sibling starts once
+	// every member is ready, and a member's failure stops the group and the
+	// earlier siblings, with an error naming every member that failed. They
+	// still stop one at a time, in reverse declared order. Restarts and
+	// children added later start one at a time. Default "": no group.
+	StartGroup string
+
 	// Significant marks a transient or temporary child whose own exit can shut
 	// its supervisor down, as the supervisor's auto-shutdown setting says
 	// (OTP's significant children). Default false.

@@ -236,3 +236,44 @@ func BenchmarkRemoveOldest(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStartGroup: 1,000 children that each take 1 ms to become ready,
+// started one after another and as one start group. ns/op is one whole start.
+func BenchmarkStartGroup(b *testing.B) {
+	slow := child.Func(func(ctx context.Context) error {
+		t := time.NewTimer(time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		}
+		child.Ready(ctx)
+		<-ctx.Done()
+		return nil
+	})
+	for _, group := range []string{"", "all"} {
+		name := "sequential"
+		if group != "" {
+			name = "parallel"
+		}
+		b.Run(name, func(b *testing.B) {
+			specs := make([]child.Spec, 1000)
+			for i := range specs {
+				specs[i] = child.Spec{ID: "c" + strconv.Itoa(i), Service: slow, AwaitReady: true, StartGroup: group}
+			}
+			for range b.N {
+				s, err := supervisor.New("bench", specs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := s.Start(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				benchStop(b, s)
+				b.StartTimer()
+			}
+		})
+	}
+}

@@ -16,7 +16,20 @@ func (r *run) startAll() error {
 		r.startDeadline = r.clock.Now().Add(d)
 	}
 	defer func() { r.startDeadline = time.Time{} }()
-	for _, e := range slices.Clone(r.ordered()) {
+	list := slices.Clone(r.ordered())
+	for i := 0; i < len(list); i++ {
+		if g := list[i].spec.StartGroup; g != "" {
+			j := i + 1
+			for j < len(list) && list[j].spec.StartGroup == g {
+				j++
+			}
+			if err := r.startParallel(list[i:j]); err != nil {
+				return err
+			}
+			i = j - 1
+			continue
+		}
+		e := list[i]
 		err := r.startChild(e)
 		switch {
 		case err == nil:
@@ -87,18 +100,7 @@ func (r *run) startChildUntil(e *entry, gone <-chan struct{}) error {
 				close(m.ack) // child.Ready returns: the wait on it is over
 				return nil
 			}
-			inc.exited, inc.handled = true, true
-			e.inc, e.state = nil, StateStopped
-			r.setExit(e, m.err, false)
-			switch {
-			case errors.Is(m.err, child.ErrIgnore):
-				r.emit(r.childEvent(ChildIgnored, e, nil))
-				return errIgnored
-			case m.err == nil:
-				return errors.New("returned before it was ready")
-			default:
-				return fmt.Errorf("exited before it was ready: %w", m.err)
-			}
+			return r.endedBeforeReady(inc, m.err)
 		case q := <-r.reqs:
 			r.handleReqWhileBusy(q, e.path)
 		case <-timer:
@@ -116,6 +118,25 @@ func (r *run) startChildUntil(e *entry, gone <-chan struct{}) error {
 			_ = r.stopChild(e) // an abandoned child is reported by its event
 			return errCallerGone
 		}
+	}
+}
+
+// endedBeforeReady records an awaited incarnation that ended before it
+// reported ready, and returns why its start did not complete: errIgnored
+// for child.ErrIgnore (OTP's ignore), else the failure.
+func (r *run) endedBeforeReady(inc *incarnation, err error) error {
+	e := inc.e
+	inc.exited, inc.handled = true, true
+	e.inc, e.state = nil, StateStopped
+	r.setExit(e, err, false)
+	switch {
+	case errors.Is(err, child.ErrIgnore):
+		r.emit(r.childEvent(ChildIgnored, e, nil))
+		return errIgnored
+	case err == nil:
+		return errors.New("returned before it was ready")
+	default:
+		return fmt.Errorf("exited before it was ready: %w", err)
 	}
 }
 

@@ -95,6 +95,7 @@ func CheckSpecs(specs []child.Spec, opts ...Option) error {
 func checkSpecs(specs []child.Spec, o *options) ([]child.Spec, error) {
 	out := make([]child.Spec, len(specs))
 	seen := make(map[string]struct{}, len(specs))
+	groups := make(map[string]bool) // start groups seen so far
 	for i, sp := range specs {
 		if err := sp.Validate(); err != nil {
 			return nil, fmt.Errorf("supervisor: spec %d: %w", i, err)
@@ -104,6 +105,13 @@ func checkSpecs(specs []child.Spec, o *options) ([]child.Spec, error) {
 		}
 		if _, dup := seen[sp.ID]; dup {
 			return nil, fmt.Errorf("%w: %q (spec %d)", ErrDuplicateID, sp.ID, i)
+		}
+		if g := sp.StartGroup; g != "" && i > 0 && specs[i-1].StartGroup != g && groups[g] {
+			return nil, fmt.Errorf("supervisor: spec %d: %w", i, &child.SpecError{ID: sp.ID, Field: "StartGroup", Value: g,
+				Reason: "the children of a start group must be adjacent in the spec list"})
+		}
+		if sp.StartGroup != "" {
+			groups[sp.StartGroup] = true
 		}
 		seen[sp.ID] = struct{}{}
 		out[i] = sp.WithDefaults()
