@@ -34,6 +34,9 @@ var (
 	descShutdownTimeouts = prometheus.NewDesc("arbor_child_shutdown_timeouts_total",
 		"Child incarnations abandoned because they did not return within their shutdown budget.",
 		[]string{"supervisor", "child"}, nil)
+	descLeaks = prometheus.NewDesc("arbor_child_goroutine_leaks_total",
+		"Child incarnations that returned leaving goroutines running (reported under supervisor.WithLeakCheck).",
+		[]string{"supervisor", "child"}, nil)
 	descIntensityExceeded = prometheus.NewDesc("arbor_supervisor_intensity_exceeded_total",
 		"Times the supervisor gave up because it exceeded its restart intensity (or its backoff policy stopped).",
 		[]string{"supervisor"}, nil)
@@ -80,6 +83,7 @@ type Collector struct {
 	root     TreeSource             // guarded by mu: the watched tree, or nil
 	restarts map[restartKey]float64 // guarded by mu
 	timeouts map[childKey]float64   // guarded by mu
+	leaks    map[childKey]float64   // guarded by mu
 	exceeded map[string]float64     // guarded by mu: by supervisor path
 }
 
@@ -109,6 +113,7 @@ func NewCollector(opts ...Option) *Collector {
 		scrapeTimeout: o.scrapeTimeout,
 		restarts:      make(map[restartKey]float64),
 		timeouts:      make(map[childKey]float64),
+		leaks:         make(map[childKey]float64),
 		exceeded:      make(map[string]float64),
 	}
 }
@@ -138,6 +143,8 @@ func (c *Collector) record(ev supervisor.Event) {
 		}
 	case supervisor.ChildAbandoned:
 		c.timeouts[ck]++
+	case supervisor.ChildLeaked:
+		c.leaks[ck]++
 	case supervisor.IntensityExceeded:
 		c.exceeded[ev.Supervisor]++
 	}
@@ -206,7 +213,7 @@ func (c *Collector) Watch(root TreeSource) {
 // Describe sends the descriptors of every metric the collector can export.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descRestarts, descShutdownTimeouts, descIntensityExceeded,
+		descRestarts, descShutdownTimeouts, descLeaks, descIntensityExceeded,
 		descChildUp, descInWindow, descIntensity, descTreeReady,
 	} {
 		ch <- d
@@ -241,13 +248,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for k, v := range c.timeouts {
 		timeouts = append(timeouts, constMetric(descShutdownTimeouts, prometheus.CounterValue, v, k.supervisor, k.child))
 	}
+	leaks := make([]prometheus.Metric, 0, len(c.leaks))
+	for k, v := range c.leaks {
+		leaks = append(leaks, constMetric(descLeaks, prometheus.CounterValue, v, k.supervisor, k.child))
+	}
 	exceeded := make([]prometheus.Metric, 0, len(c.exceeded))
 	for sup, v := range c.exceeded {
 		exceeded = append(exceeded, constMetric(descIntensityExceeded, prometheus.CounterValue, v, sup))
 	}
 	c.mu.Unlock()
 
-	for _, ms := range [][]prometheus.Metric{restarts, timeouts, exceeded} {
+	for _, ms := range [][]prometheus.Metric{restarts, timeouts, leaks, exceeded} {
 		for _, m := range ms {
 			ch <- m
 		}
@@ -337,6 +348,11 @@ func (c *Collector) prune(tree *supervisor.Tree) {
 	for k := range c.timeouts {
 		if !live[k] {
 			delete(c.timeouts, k)
+		}
+	}
+	for k := range c.leaks {
+		if !live[k] {
+			delete(c.leaks, k)
 		}
 	}
 	for sup := range c.exceeded {

@@ -574,3 +574,16 @@ arbor_child_restarts_total{child="conn",reason="error",supervisor="pool"} 50
 		t.Fatalf("%d series left for the deleted child, want none", n)
 	}
 }
+
+// A reported goroutine leak is counted per child.
+func TestLeaksCounted(t *testing.T) {
+	c, reg := setup(t)
+	hook := c.Hook()
+	for range 2 {
+		hook(supervisor.Event{Kind: supervisor.ChildLeaked, Supervisor: "root", Child: "a", Err: &supervisor.LeakError{Goroutines: 1}})
+	}
+	compare(t, reg, `# HELP arbor_child_goroutine_leaks_total Child incarnations that returned leaving goroutines running (reported under supervisor.WithLeakCheck).
+# TYPE arbor_child_goroutine_leaks_total counter
+arbor_child_goroutine_leaks_total{child="a",supervisor="root"} 2
+`, "arbor_child_goroutine_leaks_total")
+}

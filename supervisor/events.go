@@ -51,6 +51,10 @@ const (
 	SupervisorReady
 	// SupervisorStopped: Serve is returning; Err is what it returns.
 	SupervisorStopped
+	// ChildLeaked: under [WithLeakCheck], an incarnation that returned left
+	// goroutines running; Err is a [*LeakError] with their stacks. No OTP
+	// counterpart (a process's links die with it).
+	ChildLeaked
 )
 
 var kindNames = [...]string{
@@ -66,6 +70,7 @@ var kindNames = [...]string{
 	AutoShutdownTriggered: "auto_shutdown",
 	SupervisorReady:       "supervisor_ready",
 	SupervisorStopped:     "supervisor_stopped",
+	ChildLeaked:           "child_leaked",
 }
 
 var kindText = enum.Text[EventKind]{Type: "EventKind", Names: kindNames[:], Invalid: enum.Errorf("supervisor: unknown event kind")}
@@ -265,6 +270,8 @@ func checkEvent(log *zap.Logger, ev Event) *zapcore.CheckedEntry {
 		msg, level = "significant child ended: auto-shutdown", zapcore.InfoLevel
 	case SupervisorReady:
 		msg = "supervisor started"
+	case ChildLeaked:
+		msg, level = "child leaked goroutines", zapcore.WarnLevel
 	case SupervisorStopped:
 		msg, level = "supervisor stopped", zapcore.InfoLevel
 		if ev.Err != nil {
@@ -290,6 +297,7 @@ func writeEvent(ce *zapcore.CheckedEntry, ev Event) {
 		var ge *GiveUpError
 		var pe *child.PanicError
 		var st *StopTimeoutError
+		var le *LeakError
 		switch {
 		case ev.Kind != SupervisorStopped && errors.As(ev.Err, &ge):
 			// A nested supervisor gave up: that is what its parent reports,
@@ -310,6 +318,9 @@ func writeEvent(ce *zapcore.CheckedEntry, ev Event) {
 			if st.Stacks != "" {
 				ce.Stack = st.Stacks
 			}
+		case errors.As(ev.Err, &le):
+			fields = append(fields, zap.Error(ev.Err), zap.Int("goroutines", le.Goroutines))
+			ce.Stack = le.Stacks
 		default:
 			fields = append(fields, zap.Error(ev.Err))
 		}

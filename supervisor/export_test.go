@@ -7,9 +7,9 @@ func CountProfiles() (count func() int, restore func()) {
 	real := takeStacks
 	n := make(chan int, 1)
 	n <- 0
-	takeStacks = func() func(string) string {
+	takeStacks = func(tree string) func(string) string {
 		n <- <-n + 1
-		return real()
+		return real(tree)
 	}
 	return func() int { v := <-n; n <- v; return v }, func() { takeStacks = real }
 }

@@ -26,6 +26,7 @@ type incarnation struct {
 	e      *entry
 	r      *run
 	n      uint64 // its number among its child's incarnations in the run (Event.Incarnation)
+	label  string // its LabelIncarnation value under WithLeakCheck; "" otherwise
 
 	done  atomic.Pointer[chan struct{}] // made by Done or cancel, whichever comes first; closed by cancel
 	mu    sync.Mutex
@@ -213,6 +214,10 @@ func (i *incarnation) Path() string { return i.e.path }
 func (r *run) launch(e *entry) *incarnation {
 	e.incs++
 	inc := &incarnation{parent: e.base, e: e, r: r, n: e.incs, started: r.clock.Now()}
+	if r.opts.leakGrace > 0 {
+		inc.label = r.leakLabel(inc)
+		inc.parent = pprof.WithLabels(e.base, pprof.Labels(LabelIncarnation, inc.label))
+	}
 	e.inc = inc
 	if !e.spec.AwaitReady {
 		r.started(e)
@@ -239,6 +244,9 @@ func (i *incarnation) exit(err error) {
 	// incarnation's context (registry names) is gone by the time the
 	// supervisor handles the exit and starts a replacement.
 	i.cancel()
+	if i.label != "" {
+		i.r.leaks.schedule(i)
+	}
 	select {
 	case i.r.msgs <- msg{inc: i, exit: true, err: err}:
 	case <-i.r.done:

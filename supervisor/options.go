@@ -23,6 +23,7 @@ type options struct {
 	logger       *zap.Logger
 	hooks        []Hook
 	loggerSet    bool // WithLogger was given: a nested supervisor does not inherit its parent's
+	leakGrace    time.Duration // WithLeakCheck: 0 for no check
 	clock        Clock
 	startTimeout time.Duration
 	crashOnPanic bool
@@ -74,6 +75,9 @@ func (o *options) validate() error {
 	}
 	if o.clock == nil {
 		return fmt.Errorf("%w: WithClock(nil)", ErrInvalidOption)
+	}
+	if o.leakGrace < 0 {
+		return fmt.Errorf("%w: WithLeakCheck(%v): the grace must be positive", ErrInvalidOption, o.leakGrace)
 	}
 	return nil
 }

@@ -25,6 +25,8 @@ type run struct {
 	disp    *dispatcher // its hooks, or those it inherited; nil without any
 	path    string
 
+	tree     string          // the tree's identity (LabelTree): a root's own, or its parent's
+	leaks    leaks           // WithLeakCheck's checks
 	serveCtx context.Context // Serve's ctx: its end asks for a stop
 	base     context.Context // parent of every incarnation's ctx: serveCtx's values, not its cancellation
 
@@ -105,7 +107,9 @@ func newRun(s *Supervisor, ctx context.Context, l *lifecycle) *run {
 		path = s.name
 	}
 	logger, disp := s.opts.logger, s.disp
+	var tree string
 	if parent := callerOf(ctx); parent != nil {
+		tree = parent.r.tree
 		// Nested: what it does not set itself, it inherits from its parent's
 		// run, so that its reports are not lost.
 		if !s.opts.loggerSet {
@@ -114,6 +118,8 @@ func newRun(s *Supervisor, ctx context.Context, l *lifecycle) *run {
 		if disp == nil {
 			disp = parent.r.disp
 		}
+	} else {
+		tree = s.treeLabel()
 	}
 	r := &run{
 		s:         s,
@@ -124,13 +130,15 @@ func newRun(s *Supervisor, ctx context.Context, l *lifecycle) *run {
 		disp:      disp,
 		path:      path,
 		serveCtx:  ctx,
-		base:      runBase(ctx),
+		tree:      tree,
+		base:      runBase(ctx, tree),
 		lifecycle: l,
 		msgs:      make(chan msg, 64),
 		reqs:      make(chan request),
 		byID:      make(map[string]*entry, len(s.specs)),
 		window:    escalation.NewWindow(s.opts.flags.Intensity),
 	}
+	r.leaks = leaks{r: r, wake: make(chan struct{}, 1)}
 	if s.opts.simple {
 		r.template = s.specs[0]
 		return r
@@ -146,9 +154,9 @@ func newRun(s *Supervisor, ctx context.Context, l *lifecycle) *run {
 // incarnation.Value), and ctx's pprof labels repeated on top, so that each
 // entry's labelled context finds them at once instead of walking through the
 // detached context, whose Value allocates on every call.
-func runBase(ctx context.Context) context.Context {
+func runBase(ctx context.Context, tree string) context.Context {
 	base := control.With(context.WithoutCancel(ctx), controlMark)
-	return pprof.WithLabels(base, pprof.LabelSet{})
+	return pprof.WithLabels(base, pprof.Labels(LabelTree, tree))
 }
 
 // addEntry appends a child with spec sp, which must never change.

@@ -13,6 +13,16 @@ import (
 // them to their child.
 const LabelKey = "arbor_child"
 
+// LabelTree is the pprof label every child goroutine carries beside
+// [LabelKey]: its tree's identity, a number unique in the process, so that
+// two trees whose roots share a name are told apart.
+const LabelTree = "arbor_tree"
+
+// LabelIncarnation is the pprof label of a child goroutine under
+// [WithLeakCheck]: its incarnation, unique in the process, so that what an
+// incarnation left running after it returned is found.
+const LabelIncarnation = "arbor_incarnation"
+
 // labelled returns ctx carrying the pprof label for path.
 func labelled(ctx context.Context, path string) context.Context {
 	return pprof.WithLabels(ctx, pprof.Labels(LabelKey, path))
@@ -46,8 +56,8 @@ func GoroutinesUnder(root string) map[string]Goroutines {
 }
 
 // takeStacks takes one goroutine profile and returns a function that finds
-// the stacks of a path (as GoroutineStacks does) in it: a shutdown step that
-// abandons many children profiles once.
-var takeStacks = func() func(path string) string {
-	return goroutines.Take(LabelKey).Stacks
+// in it the stacks of a path of the tree (as GoroutineStacks does for every
+// tree): a shutdown step that abandons many children profiles once.
+var takeStacks = func(tree string) func(path string) string {
+	return goroutines.Take(LabelKey, goroutines.Label{Key: LabelTree, Value: tree}).Stacks
 }

@@ -372,7 +372,7 @@ func (r *run) abandon(incs []*incarnation, w *stopWait, since time.Time) []error
 			continue
 		}
 		if stacks == nil {
-			stacks = takeStacks()
+			stacks = takeStacks(r.tree)
 		}
 		err := &StopTimeoutError{Supervisor: r.path, Child: e.spec.ID, Budget: w.budget(), Deadline: w.cut, Stacks: stacks(e.path)}
 		r.emitSince(r.incEvent(ChildAbandoned, inc, err), since)

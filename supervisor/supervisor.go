@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -26,6 +27,7 @@ type Supervisor struct {
 	disp *dispatcher // nil without hooks; immutable
 
 	instances atomic.Uint64 // simple_one_for_one instances ever started, across Serves: their IDs
+	tree      atomic.Uint64 // its tree identity when it serves as a root (LabelTree); 0 until then
 
 	mu    sync.Mutex
 	specs []child.Spec // guarded by mu: validated, with defaults; what the next Serve starts
@@ -117,6 +119,18 @@ func checkSpecs(specs []child.Spec, o *options) ([]child.Spec, error) {
 		out[i] = sp.WithDefaults()
 	}
 	return out, nil
+}
+
+// trees numbers the trees of the process (LabelTree).
+var trees atomic.Uint64
+
+// treeLabel returns s's tree identity as a root, chosen at its first Serve
+// as one and kept.
+func (s *Supervisor) treeLabel() string {
+	if s.tree.Load() == 0 {
+		s.tree.CompareAndSwap(0, trees.Add(1))
+	}
+	return strconv.FormatUint(s.tree.Load(), 10)
 }
 
 // nestedSupervisor is implemented by the services that are arbor supervisors:

@@ -37,19 +37,23 @@ type Group struct {
 	Stacks string
 }
 
+// Label is a pprof label, key and value, that records must carry (see Take).
+type Label struct{ Key, Value string }
+
 // Take takes one goroutine profile now and indexes its records by the value
-// of label key. Records without that label are left out.
-func Take(key string) *Profile {
+// of label key. Records without that label, or without every label of
+// where, are left out.
+func Take(key string, where ...Label) *Profile {
 	var buf bytes.Buffer
 	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
 		return &Profile{}
 	}
-	return parse(buf.String(), key)
+	return parse(buf.String(), key, where...)
 }
 
 // parse indexes the records of text, a goroutine profile at debug level 1,
-// by the value of label key.
-func parse(text, key string) *Profile {
+// by the value of label key, keeping those that carry every label of where.
+func parse(text, key string, where ...Label) *Profile {
 	// The header shares the first record's paragraph.
 	if rest, ok := strings.CutPrefix(text, "goroutine profile:"); ok {
 		_, text, _ = strings.Cut(rest, "\n")
@@ -64,7 +68,7 @@ func parse(text, key string) *Profile {
 		rec, text, _ = strings.Cut(text, "\n\n")
 		rec = strings.TrimSpace(rec)
 		v, ok := labelValue(rec, key)
-		if !ok {
+		if !ok || !carries(rec, where) {
 			continue
 		}
 		all = append(all, labelled{v, record{count: recordCount(rec), text: rec}})
@@ -75,6 +79,30 @@ func parse(text, key string) *Profile {
 		p.values[i], p.recs[i] = l.value, l.rec
 	}
 	return p
+}
+
+// carries reports whether rec carries every label of where.
+func carries(rec string, where []Label) bool {
+	for _, l := range where {
+		if v, ok := labelValue(rec, l.Key); !ok || v != l.Value {
+			return false
+		}
+	}
+	return true
+}
+
+// Exact returns the goroutines whose label is exactly value.
+func (p *Profile) Exact(value string) Group {
+	exact, _ := p.span(value)
+	var g Group
+	var b strings.Builder
+	for _, rec := range p.recs[exact[0]:exact[1]] {
+		g.Count += rec.count
+		b.WriteString(rec.text)
+		b.WriteString("\n\n")
+	}
+	g.Stacks = b.String()
+	return g
 }
 
 // recordCount returns N from a record's first line, "N @ 0x...": the number

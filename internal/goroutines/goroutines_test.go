@@ -375,3 +375,19 @@ func BenchmarkTakeStacks(b *testing.B) {
 	b.StopTimer()
 	pk.free()
 }
+
+// Take's where labels keep only the records that carry them all; Exact
+// finds one value and no other.
+func TestWhereAndExact(t *testing.T) {
+	p := parse(sample, "arbor_child", Label{Key: "conn", Value: "7"})
+	if g := p.Exact("root/db/pool"); g.Count != 1 || !strings.Contains(g.Stacks, "pkg.dial") {
+		t.Fatalf("Exact(root/db/pool) with conn=7 = %+v", g)
+	}
+	if g := p.Exact("root/db"); g.Count != 0 {
+		t.Fatalf("Exact(root/db) with conn=7 = %+v, want none: those records lack the label", g)
+	}
+	all := parse(sample, "arbor_child")
+	if g := all.Exact("root/db"); g.Count != 3 || strings.Contains(g.Stacks, "pkg.dial") {
+		t.Fatalf("Exact(root/db) = %+v, want its two records (3 goroutines), none below it", g)
+	}
+}
