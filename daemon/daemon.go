@@ -186,22 +186,17 @@ func (d *runner) stopped(err error, began time.Time) int {
 	return code
 }
 
-// reportAbandoned logs each child the tree abandoned, with its stacks.
+// reportAbandoned logs each child the tree abandoned, with its stacks as the
+// entry's stack.
 func (d *runner) reportAbandoned(err error) {
 	for _, st := range stopTimeouts(err, nil) {
-		fields := []zap.Field{
-			zap.String("path", st.Supervisor+"/"+st.Child),
-			zap.Duration("shutdown", st.Budget),
-		}
-		if st.Stacks != "" {
-			fields = append(fields, zap.String("stack", st.Stacks))
-		}
-		d.log.Error("child abandoned: did not stop within its budget", fields...)
+		logWithStacks(d.log, zap.ErrorLevel, "child abandoned: did not stop within its budget", st.Stacks,
+			zap.String("path", st.Supervisor+"/"+st.Child), zap.Duration("shutdown", st.Budget))
 	}
 }
 
 // reportRunning logs every child that still has goroutines, with their
-// stacks and what a fresh view of the tree says about the child. The
+// stacks as the entry's stack and what a fresh view of the tree says about the child. The
 // goroutine profile is the source of truth: a supervisor no longer lists a
 // child it is waiting for as running, and Go cannot kill what it abandoned.
 func (d *runner) reportRunning() {
@@ -242,8 +237,7 @@ func (d *runner) reportRunning() {
 				fields = append(fields, zap.Int("abandoned", c.Abandoned))
 			}
 		}
-		fields = append(fields, zap.String("stack", g.Stacks))
-		d.log.Error("still running", fields...)
+		logWithStacks(d.log, zap.ErrorLevel, "still running", g.Stacks, fields...)
 	}
 	if n == 0 {
 		d.log.Info("nothing was still running")
