@@ -14,9 +14,11 @@
 // [Readyz] answers 200 only once the whole tree has started (every supervisor
 // in it has started all its children, each through its started handshake)
 // and while no shutdown is under way: it turns 503 the moment the root is
-// asked to stop, so a load balancer stops sending traffic before the
-// listeners close. [WithRestartingUnready] also makes it 503 while a
-// permanent child waits to be restarted.
+// asked to stop, or earlier, when [Unready] announces the stop: daemon.Run
+// does that at the signal when given a shutdown delay, so that a load
+// balancer stops sending traffic while the listeners still accept it.
+// [WithRestartingUnready] also makes it 503 while a permanent child waits to
+// be restarted.
 //
 // # Output
 //

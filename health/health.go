@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/arborgo/arbor/child"
@@ -83,6 +84,48 @@ func Register(mux *http.ServeMux, sup *supervisor.Supervisor, opts ...Option) {
 	mux.Handle("GET /readyz", Readyz(sup, opts...))
 }
 
+// marks counts, per root, the calls of Unready not yet undone.
+var marks struct {
+	mu sync.Mutex
+	n  map[*supervisor.Supervisor]int // guarded by mu
+}
+
+// Unready marks the tree rooted at sup as going away before it stops: from
+// now on [Readyz] for sup answers 503, its "shutdown" check failing, while
+// the tree itself goes on serving. A load balancer that probes /readyz then
+// stops sending new traffic before the listeners close. daemon.Run calls it
+// at the first signal when given a shutdown delay (daemon.WithShutdownDelay).
+//
+// The returned function removes the mark; calling it more than once does
+// nothing. Marks nest: the tree is ready again once every mark is removed.
+func Unready(sup *supervisor.Supervisor) (undo func()) {
+	if sup == nil {
+		return func() {}
+	}
+	marks.mu.Lock()
+	if marks.n == nil {
+		marks.n = make(map[*supervisor.Supervisor]int)
+	}
+	marks.n[sup]++
+	marks.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			marks.mu.Lock()
+			defer marks.mu.Unlock()
+			if marks.n[sup]--; marks.n[sup] <= 0 {
+				delete(marks.n, sup)
+			}
+		})
+	}
+}
+
+func markedUnready(sup *supervisor.Supervisor) bool {
+	marks.mu.Lock()
+	defer marks.mu.Unlock()
+	return marks.n[sup] > 0
+}
+
 // check is the outcome of one named check; err is nil when it passed.
 type check struct {
 	name string
@@ -102,7 +145,7 @@ type endpoint struct {
 	name   string
 	sup    *supervisor.Supervisor
 	opts   options
-	checks func(t *supervisor.Tree, expired bool, o *options) []check
+	checks func(t *supervisor.Tree, expired, marked bool, o *options) []check
 }
 
 // ServeHTTP runs the checks and writes the Kubernetes-style answer.
@@ -116,7 +159,7 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		// Tree leaves out a nested supervisor that does not answer; an
 		// expired context is how that shows.
-		checks = e.checks(tree, ctx.Err() != nil, &e.opts)
+		checks = e.checks(tree, ctx.Err() != nil, markedUnready(e.sup), &e.opts)
 	}
 
 	query := r.URL.Query()
@@ -168,7 +211,7 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // liveChecks: the tree answered; each supervisor in it is listed.
-func liveChecks(t *supervisor.Tree, expired bool, _ *options) []check {
+func liveChecks(t *supervisor.Tree, expired, _ bool, _ *options) []check {
 	if expired {
 		return []check{{name: "ping", err: errNotAnswered}}
 	}
@@ -179,15 +222,15 @@ func liveChecks(t *supervisor.Tree, expired bool, _ *options) []check {
 	return checks
 }
 
-// readyChecks: no shutdown under way, every supervisor started, and each
-// child's part in that.
-func readyChecks(t *supervisor.Tree, expired bool, o *options) []check {
+// readyChecks: no shutdown under way or announced (marked, by Unready), every
+// supervisor started, and each child's part in that.
+func readyChecks(t *supervisor.Tree, expired, marked bool, o *options) []check {
 	ping := check{name: "ping"}
 	if expired {
 		ping.err = errNotAnswered
 	}
 	shutdown := check{name: "shutdown"}
-	if t.Stopping {
+	if t.Stopping || marked {
 		shutdown.err = errShutdown
 	}
 	checks := []check{ping, shutdown}

@@ -321,3 +321,35 @@ func TestRegister(t *testing.T) {
 	}
 	srv.Client().CloseIdleConnections()
 }
+
+// Unready turns /readyz to 503 while the tree still serves; the marks nest,
+// and undoing each one once makes the tree ready again.
+func TestUnready(t *testing.T) {
+	root, _ := newTree(t)
+	start(t, root)
+	other, _ := newTree(t)
+	start(t, other)
+	ready := health.Readyz(root)
+	expect(t, ready, "/readyz", 200, "ok")
+
+	undo1 := health.Unready(root)
+	undo2 := health.Unready(root)
+	code, body := probe(t, ready, "/readyz")
+	if code != 503 || !strings.Contains(body, "[-]shutdown failed: shutting down\n") || !strings.Contains(body, "[+]root/db/pool ok\n") {
+		t.Errorf("GET /readyz once marked unready = %d\n%s", code, body)
+	}
+	expect(t, health.Readyz(other), "/readyz", 200, "ok")
+	expect(t, health.Livez(root), "/livez", 200, "ok")
+	if info, err := root.Info(testCtx(t)); err != nil || info.Stopping {
+		t.Errorf("the tree no longer runs: %+v %v", info, err)
+	}
+
+	undo1()
+	undo1() // a second call does nothing
+	if code, _ := probe(t, ready, "/readyz"); code != 503 {
+		t.Errorf("GET /readyz with one mark left = %d", code)
+	}
+	undo2()
+	expect(t, ready, "/readyz", 200, "ok")
+	health.Unready(nil)() // harmless
+}
