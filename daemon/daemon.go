@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/arborgo/arbor/health"
 	"github.com/arborgo/arbor/supervisor"
 )
 
@@ -75,7 +76,7 @@ func Run(ctx context.Context, sup *supervisor.Supervisor, opts ...Option) int {
 		defer signal.Stop(c)
 		sigs = c
 	}
-	d := &runner{sup: sup, log: log, budget: o.budget, sigs: sigs}
+	d := &runner{sup: sup, log: log, budget: o.budget, delay: o.delay, sigs: sigs}
 	return d.run(ctx)
 }
 
@@ -84,6 +85,7 @@ type runner struct {
 	sup    *supervisor.Supervisor
 	log    *zap.Logger
 	budget time.Duration
+	delay  time.Duration
 	sigs   <-chan os.Signal
 	served chan error // Serve's result; buffered (1)
 }
@@ -109,11 +111,13 @@ func (d *runner) run(ctx context.Context) int {
 		case err := <-d.served:
 			return d.ended(err)
 		case sig := <-d.sigs:
+			began := time.Now()
 			d.log.Info("shutdown requested", zap.Stringer("signal", sig), zap.Duration("budget", d.budget))
-			return d.shutdown()
+			return d.shutdown(ctx.Done(), began)
 		case <-ctx.Done():
+			began := time.Now()
 			d.log.Info("shutdown requested", zap.NamedError("cause", context.Cause(ctx)), zap.Duration("budget", d.budget))
-			return d.shutdown()
+			return d.shutdown(nil, began)
 		}
 	}
 }
@@ -136,9 +140,43 @@ func (d *runner) ended(err error) int {
 	return code
 }
 
-// shutdown stops the tree within the budget, or until a second signal.
-func (d *runner) shutdown() int {
-	began := time.Now()
+// delayStop runs the shutdown delay: readiness turns 503 at once, and the
+// tree goes on serving until the delay is over or cut short by cut (the end
+// of Run's context, if it did not start the shutdown). It returns false with
+// an exit code if Run must return instead of stopping the tree: a second
+// signal, or the tree ending by itself meanwhile. The readiness mark stays
+// until Run returns (undo).
+func (d *runner) delayStop(cut <-chan struct{}) (code int, stop bool, undo func()) {
+	undo = health.Unready(d.sup)
+	d.log.Info("shutdown delay: unready, still serving", zap.Duration("delay", d.delay))
+	t := time.NewTimer(d.delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return 0, true, undo
+	case <-cut:
+		d.log.Info("shutdown delay cut short: the context ended")
+		return 0, true, undo
+	case err := <-d.served:
+		return d.ended(err), false, undo
+	case sig := <-d.sigs:
+		d.log.Error("forced shutdown: second signal", zap.Stringer("signal", sig), zap.Int("exit_code", ExitForced))
+		d.reportRunning()
+		return ExitForced, false, undo
+	}
+}
+
+// shutdown stops the tree within the budget that began with the stop
+// request, after the shutdown delay if there is one, or until a second
+// signal. cut ends the delay early.
+func (d *runner) shutdown(cut <-chan struct{}, began time.Time) int {
+	if d.delay > 0 {
+		code, stop, undo := d.delayStop(cut)
+		defer undo()
+		if !stop {
+			return code
+		}
+	}
 	deadline := began.Add(d.budget)
 	stopCtx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()

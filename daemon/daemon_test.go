@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"slices"
@@ -20,6 +22,7 @@ import (
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/daemon"
 	"github.com/arborgo/arbor/escalation"
+	"github.com/arborgo/arbor/health"
 	"github.com/arborgo/arbor/supervisor"
 	"github.com/arborgo/arbor/supervisor/supervisortest"
 )
@@ -447,11 +450,13 @@ func TestRunMisuse(t *testing.T) {
 		sup *supervisor.Supervisor
 		opt daemon.Option
 	}{
-		"nil supervisor":  {sup: nil},
-		"zero budget":     {sup: sup, opt: daemon.WithShutdownBudget(0)},
-		"negative budget": {sup: sup, opt: daemon.WithShutdownBudget(-time.Second)},
-		"nil signals":     {sup: sup, opt: daemon.WithSignals(nil)},
-		"nil logger":      {sup: sup, opt: daemon.WithLogger(nil)},
+		"nil supervisor":              {sup: nil},
+		"zero budget":                 {sup: sup, opt: daemon.WithShutdownBudget(0)},
+		"negative budget":             {sup: sup, opt: daemon.WithShutdownBudget(-time.Second)},
+		"nil signals":                 {sup: sup, opt: daemon.WithSignals(nil)},
+		"nil logger":                  {sup: sup, opt: daemon.WithLogger(nil)},
+		"negative delay":              {sup: sup, opt: daemon.WithShutdownDelay(-time.Second)},
+		"delay as long as the budget": {sup: sup, opt: daemon.WithShutdownDelay(daemon.DefaultShutdownBudget)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			core, logs := observer.New(zapcore.DebugLevel)
@@ -556,4 +561,105 @@ func (c blockingCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.
 		<-c.gate
 	}
 	return ce
+}
+
+// delayLogger returns a logger that records its entries and closes the
+// returned channel when Run logs the start of the shutdown delay.
+func delayLogger() (*zap.Logger, *observer.ObservedLogs, <-chan struct{}) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	delaying := make(chan struct{})
+	var once sync.Once
+	log := zap.New(core, zap.Hooks(func(e zapcore.Entry) error {
+		if e.Message == "shutdown delay: unready, still serving" {
+			once.Do(func() { close(delaying) })
+		}
+		return nil
+	}))
+	return log, logs, delaying
+}
+
+// With a shutdown delay, the signal turns readiness to 503 at once while the
+// tree goes on serving; the stop begins at the end of the delay, here cut
+// short by the end of Run's context, and is clean.
+func TestRunShutdownDelay(t *testing.T) {
+	j := &journal{}
+	rec := supervisortest.NewRecorder()
+	sup, err := supervisor.New("root", []child.Spec{worker("a", j)}, supervisor.WithHook(rec.Hook()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log, logs, delaying := delayLogger()
+	sigs := make(chan os.Signal, 2)
+	code := make(chan int, 1)
+	go func() {
+		code <- daemon.Run(ctx, sup, daemon.WithSignals(sigs), daemon.WithLogger(log),
+			daemon.WithShutdownBudget(2*time.Hour), daemon.WithShutdownDelay(time.Hour))
+	}()
+	waitReady(t, rec, "root")
+	ready := health.Readyz(sup)
+	before := httptest.NewRecorder()
+	ready.ServeHTTP(before, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if before.Code != http.StatusOK {
+		t.Fatalf("/readyz before the signal = %d", before.Code)
+	}
+	sigs <- syscall.SIGTERM
+	select {
+	case <-delaying:
+	case <-time.After(testTimeout):
+		t.Fatal("no shutdown delay")
+	}
+	w := httptest.NewRecorder()
+	ready.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "[-]shutdown failed") {
+		t.Errorf("/readyz during the delay = %d\n%s", w.Code, w.Body)
+	}
+	if info, err := sup.Info(testCtx(t)); err != nil || info.Stopping || slices.Contains(j.get(), "stop a") {
+		t.Errorf("the tree stopped during the delay: %+v %v %q", info, err, j.get())
+	}
+
+	cancel()
+	select {
+	case c := <-code:
+		if c != daemon.ExitOK {
+			t.Fatalf("exit code %d", c)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("Run did not return")
+	}
+	if got := j.get(); !slices.Equal(got, []string{"start a", "stop a"}) {
+		t.Errorf("journal %q", got)
+	}
+	if n := logs.FilterMessage("shutdown delay cut short: the context ended").Len(); n != 1 {
+		t.Errorf("logs lack the cut-short delay: %v", logs.All())
+	}
+}
+
+// A second signal during the delay forces the exit.
+func TestRunShutdownDelaySecondSignal(t *testing.T) {
+	j := &journal{}
+	rec := supervisortest.NewRecorder()
+	sup, err := supervisor.New("root", []child.Spec{worker("a", j)}, supervisor.WithHook(rec.Hook()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, _, delaying := delayLogger()
+	sigs := make(chan os.Signal, 2)
+	code := make(chan int, 1)
+	go func() {
+		code <- daemon.Run(context.Background(), sup, daemon.WithSignals(sigs), daemon.WithLogger(log),
+			daemon.WithShutdownBudget(2*time.Hour), daemon.WithShutdownDelay(time.Hour))
+	}()
+	waitReady(t, rec, "root")
+	sigs <- syscall.SIGTERM
+	<-delaying
+	sigs <- os.Interrupt
+	if c := <-code; c != daemon.ExitForced {
+		t.Fatalf("exit code %d, want %d", c, daemon.ExitForced)
+	}
+	// Forced: the tree still runs; stop it.
+	if err := sup.Stop(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -16,6 +16,16 @@
 // inside the 30 s Kubernetes grants by default and the 90 s systemd grants.
 // Readiness (package health) turns unready as soon as the shutdown starts.
 //
+// Behind a load balancer, give Run a shutdown delay ([WithShutdownDelay];
+// [KubernetesShutdownDelay] under Kubernetes): at the signal, readiness turns
+// 503 at once, the tree goes on serving for the delay while the load
+// balancers take the process out of rotation, and only then does the tree
+// stop, within what is left of the budget. Without it (the default, right
+// for a process no load balancer routes to), requests already on their way
+// when the listeners close are refused.
+//
+//	os.Exit(daemon.Run(ctx, root, daemon.WithShutdownDelay(daemon.KubernetesShutdownDelay)))
+//
 // A second signal during the shutdown forces an immediate return: Run logs
 // what was still running, with the stacks of its goroutines, and returns
 // [ExitForced]. Go cannot kill a goroutine, so after a forced return the tree

@@ -15,6 +15,14 @@ import (
 // terminationGracePeriodSeconds.
 const DefaultShutdownBudget = 25 * time.Second
 
+// KubernetesShutdownDelay is the shutdown delay ([WithShutdownDelay]) to use
+// behind a Kubernetes Service or Ingress: the time for a terminating pod's
+// removal from the endpoints to reach kube-proxy and the load balancers, so
+// that no new connection arrives once the listeners close. It fits, with a
+// 20 s stop, inside [DefaultShutdownBudget] and the default 30 s
+// terminationGracePeriodSeconds.
+const KubernetesShutdownDelay = 5 * time.Second
+
 // reportTimeout bounds the calls Run makes to report what is still running
 // after a forced exit or an overrun budget.
 const reportTimeout = time.Second
@@ -28,6 +36,7 @@ func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
 	budget  time.Duration
+	delay   time.Duration
 	signals <-chan os.Signal
 	logger  *zap.Logger
 	err     error // the first invalid option
@@ -42,6 +51,9 @@ func newOptions(opts []Option) options {
 	}
 	if o.logger == nil {
 		o.logger = stderrLogger()
+	}
+	if o.delay >= o.budget {
+		o.invalid("WithShutdownDelay(%v): must be shorter than the shutdown budget (%v), which includes it", o.delay, o.budget)
 	}
 	return o
 }
@@ -64,6 +76,27 @@ func WithShutdownBudget(d time.Duration) Option {
 			return
 		}
 		o.budget = d
+	})
+}
+
+// WithShutdownDelay makes Run wait d between the first signal and the stop
+// of the tree: at the signal, readiness turns 503 (health.Unready), while the
+// tree, its listeners included, goes on serving for d; then the tree stops as
+// without a delay. It gives load balancers the time to stop sending new
+// requests before the listeners close, as the Kubernetes API server's
+// --shutdown-delay-duration does. Use [KubernetesShutdownDelay] behind a
+// Kubernetes Service. The delay is part of the shutdown budget, so d must be
+// shorter than it (the tree then has the rest to stop), and not negative.
+// The end of Run's context during the delay cuts it short; a second signal
+// forces the exit, as during the stop. Default 0: no delay, which is right
+// where no load balancer routes to the process. The last one wins.
+func WithShutdownDelay(d time.Duration) Option {
+	return optionFunc(func(o *options) {
+		if d < 0 {
+			o.invalid("WithShutdownDelay(%v): must not be negative", d)
+			return
+		}
+		o.delay = d
 	})
 }
 
