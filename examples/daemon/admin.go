@@ -1,8 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/pprof"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/arborgo/arbor/prom"
 
 	"github.com/arborgo/arbor/health"
 	"github.com/arborgo/arbor/supervisor"
@@ -16,8 +23,21 @@ import (
 //	GET /livez, /readyz   probes (?verbose for details)
 //	GET /debug/arbor/     the live tree; /debug/arbor/tree.json as JSON
 //	GET /debug/pprof/     profiles; goroutines carry the arbor_child label
-func adminHandler(root *supervisor.Supervisor) http.Handler {
+//	GET /metrics          Prometheus metrics: the tree's (arbor_*) and the Go runtime's
+//	POST /debug/crash?child=store|workers
+//	                      make a child panic, to watch the tree contain it
+func adminHandler(root *supervisor.Supervisor, app *App, metrics *prom.Collector) http.Handler {
 	mux := http.NewServeMux()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics, collectors.NewGoCollector())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("POST /debug/crash", func(w http.ResponseWriter, r *http.Request) {
+		if err := app.Crash(r.URL.Query().Get("child")); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintln(w, "crashing", r.URL.Query().Get("child"))
+	})
 	health.Register(mux, root)
 	mux.Handle("/debug/arbor/", http.StripPrefix("/debug/arbor", treeview.Handler(root)))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/escalation"
+	"github.com/arborgo/arbor/httpchild"
 	"github.com/arborgo/arbor/strategy"
 	"github.com/arborgo/arbor/supervisor"
 )
@@ -23,7 +24,8 @@ type Config struct {
 	Addr      string        // where the API listens, such as "127.0.0.1:8080"
 	Workers   int           // worker goroutines
 	QueueSize int           // jobs the queue holds
-	Budget    time.Duration // the total shutdown budget, split between the phases
+	Budget    time.Duration // the total shutdown budget: the delay, then the phases
+	Delay     time.Duration // the shutdown delay: unready but serving (daemon.WithShutdownDelay)
 	Log       *zap.Logger   // where the daemon and its tree log; default none
 	// Work is what a worker does with a job. Default: write it to the store.
 	Work Work
@@ -35,7 +37,7 @@ type Config struct {
 
 // Phase is one step of the ordered shutdown.
 type Phase struct {
-	N    int    // 1 to 4, in the order they run
+	N    int    // 1 to 3, in the order they run
 	Name string // such as "stop accepting"
 	Done bool   // false as it begins, true once it has ended
 }
@@ -49,42 +51,65 @@ func (p Phase) String() string {
 	return fmt.Sprintf("%d %s %s", p.N, p.Name, step)
 }
 
-// The four shutdown phases, in order. Each is one child's shutdown, so the
-// supervisor runs them one after the other, in reverse start order.
+// The three shutdown phases, in order. Each is one child's shutdown, so the
+// supervisor runs them one after the other, in reverse start order. Before
+// them, with a shutdown delay (Config.Delay), readiness turns 503 while
+// everything still serves.
 var (
-	phaseAccept   = Phase{N: 1, Name: "stop accepting"}
-	phaseInFlight = Phase{N: 2, Name: "finish in-flight requests"}
-	phaseDrain    = Phase{N: 3, Name: "drain the worker queue"}
-	phaseClose    = Phase{N: 4, Name: "close the resource"}
+	phaseRequests = Phase{N: 1, Name: "stop accepting, finish in-flight requests"}
+	phaseDrain    = Phase{N: 2, Name: "drain the worker queue"}
+	phaseClose    = Phase{N: 3, Name: "close the resource"}
 )
 
-// budgets splits the total shutdown budget into each phase's slice: the
-// children's child.Spec.Shutdown. The supervisor also bounds the whole
-// shutdown by the total, so a phase that finishes early leaves its time to
-// no one, and one that overruns is abandoned at its own limit.
-func budgets(total time.Duration) (accept, inFlight, drain, closing time.Duration) {
+// budgets splits what the shutdown budget leaves after the delay into each
+// phase's slice: the children's child.Spec.Shutdown. The supervisor also
+// bounds the whole shutdown by the total, so a phase that finishes early
+// leaves its time to no one, and one that overruns is abandoned at its own
+// limit.
+func budgets(total time.Duration) (requests, drain, closing time.Duration) {
 	part := func(percent int64) time.Duration { return time.Duration(int64(total) * percent / 100) }
-	return part(10), part(40), part(35), part(15)
+	return part(50), part(35), part(15)
 }
 
-// App holds what the children share: the store, the queue and the HTTP
-// server of the current incarnation.
+// App holds what the children share: the store, the queue and the API.
 type App struct {
 	cfg   Config
 	log   *zap.Logger
 	store *Store
 	queue *Queue
-	srv   atomic.Pointer[http.Server] // the requests child's server, for the listener child
-	addr  atomic.Pointer[net.Addr]    // where the listener is bound; nil while not listening
+	api   *httpchild.Service
+	crash map[string]chan struct{} // by child ID: a value makes it panic
+}
+
+// runUntilStopped returns once ctx is done, or panics if asked to with Crash.
+func (a *App) runUntilStopped(ctx context.Context, id string) {
+	select {
+	case <-ctx.Done():
+	case <-a.crash[id]:
+		panic(fmt.Sprintf("%s crashed on purpose (POST /debug/crash?child=%s)", id, id))
+	}
+}
+
+// Crash makes the child id (store or workers) panic, to watch its supervisor
+// restart it and, rest_for_one, the children after it.
+func (a *App) Crash(id string) error {
+	c, ok := a.crash[id]
+	if !ok {
+		return fmt.Errorf("cannot crash %q: only store and workers can be crashed", id)
+	}
+	select {
+	case c <- struct{}{}:
+	default: // a crash is already on its way
+	}
+	return nil
 }
 
 // newTree builds the daemon's tree. Declared order is start order:
 //
 //	root (rest_for_one)
-//	├── store     the database-like resource    shutdown phase 4
-//	├── workers   the pool draining the queue   shutdown phase 3
-//	├── requests  the HTTP server's requests    shutdown phase 2
-//	└── listener  the accepting socket          shutdown phase 1
+//	├── store     the database-like resource    shutdown phase 3
+//	├── workers   the pool draining the queue   shutdown phase 2
+//	└── api       the HTTP server (httpchild)   shutdown phase 1
 //
 // rest_for_one because each child depends on the ones before it: if the
 // store crashes, everything after it restarts too.
@@ -95,15 +120,35 @@ func newTree(cfg Config) (*supervisor.Supervisor, *App, error) {
 	if cfg.Work == nil {
 		cfg.Work = storeJob
 	}
-	if cfg.Workers <= 0 || cfg.QueueSize <= 0 || cfg.Budget <= 0 {
-		return nil, nil, errors.New("workers, queue size and budget must be positive")
+	if cfg.Workers <= 0 || cfg.QueueSize <= 0 || cfg.Budget <= 0 || cfg.Delay < 0 || cfg.Delay >= cfg.Budget {
+		return nil, nil, errors.New("workers, queue size and budget must be positive, the delay shorter than the budget")
 	}
-	a := &App{cfg: cfg, log: cfg.Log, store: newStore(cfg.Workers + 4), queue: newQueue(cfg.QueueSize)}
-	accept, inFlight, drain, closing := budgets(cfg.Budget)
+	a := &App{cfg: cfg, log: cfg.Log, store: newStore(cfg.Workers + 4), queue: newQueue(cfg.QueueSize),
+		crash: map[string]chan struct{}{"store": make(chan struct{}, 1), "workers": make(chan struct{}, 1)}}
+	// httpchild reports the requests a stop deadline cuts to the server's
+	// ErrorLog: a warning.
+	errorLog, err := zap.NewStdLogAt(a.log.Named("http"), zap.WarnLevel)
+	if err != nil {
+		return nil, nil, err
+	}
+	a.api = httpchild.New(&http.Server{
+		Addr:              cfg.Addr,
+		Handler:           a.routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          errorLog,
+	})
+	requests, drain, closing := budgets(cfg.Budget - cfg.Delay)
 	opts := []supervisor.Option{
 		supervisor.WithStrategy(strategy.RestForOne),
 		supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 5, Period: 30 * time.Second}),
 		supervisor.WithLogger(cfg.Log.Named("arbor")),
+		supervisor.WithHook(func(ev supervisor.Event) {
+			if ev.Kind == supervisor.ChildStarted && ev.Child == "api" {
+				if addr := a.Addr(); addr != nil {
+					a.log.Info("listening", zap.Stringer("addr", addr))
+				}
+			}
+		}),
 	}
 	for _, h := range cfg.Hooks {
 		opts = append(opts, supervisor.WithHook(h))
@@ -111,8 +156,7 @@ func newTree(cfg Config) (*supervisor.Supervisor, *App, error) {
 	root, err := supervisor.New("daemon", []child.Spec{
 		{ID: "store", Service: child.Func(a.serveStore), AwaitReady: true, Shutdown: closing},
 		{ID: "workers", Service: child.Func(a.serveWorkers), AwaitReady: true, Shutdown: drain},
-		{ID: "requests", Service: child.Func(a.serveRequests), AwaitReady: true, Shutdown: inFlight},
-		{ID: "listener", Service: child.Func(a.serveListener), AwaitReady: true, Shutdown: accept},
+		{ID: "api", Service: child.Func(a.serveAPI), AwaitReady: true, Shutdown: requests},
 	}, opts...)
 	return root, a, err
 }
@@ -129,27 +173,14 @@ func (a *App) phase(ctx context.Context, p Phase, fields ...zap.Field) {
 	}
 }
 
-// drainContext returns a context that ends a little before the child's
-// stop deadline, so the child returns within its budget instead of being
-// abandoned; without a deadline, it never ends.
-func drainContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	base := context.WithoutCancel(ctx)
-	d, ok := child.StopDeadline(ctx)
-	if !ok {
-		return context.WithCancel(base)
-	}
-	margin := min(100*time.Millisecond, time.Until(d)/10)
-	return context.WithDeadline(base, d.Add(-margin))
-}
-
 // serveStore is the resource: open, then, on stop, close once every
 // connection is back (phase 4).
 func (a *App) serveStore(ctx context.Context) error {
 	a.store.open()
 	child.Ready(ctx)
-	<-ctx.Done()
+	a.runUntilStopped(ctx, "store")
 	a.phase(ctx, phaseClose)
-	dctx, cancel := drainContext(ctx)
+	dctx, cancel := child.DrainContext(ctx)
 	defer cancel()
 	inUse := a.store.close(dctx)
 	p := phaseClose
@@ -189,11 +220,11 @@ func (a *App) serveWorkers(ctx context.Context) error {
 		}()
 	}
 	child.Ready(ctx)
-	<-ctx.Done()
+	a.runUntilStopped(ctx, "workers")
 
 	a.phase(ctx, phaseDrain, zap.Int("queued", len(jobs)))
 	a.queue.close()
-	dctx, cancel := drainContext(ctx)
+	dctx, cancel := child.DrainContext(ctx)
 	defer cancel()
 	finished := make(chan struct{})
 	// Ends once every worker has returned, which the drain deadline bounds.
@@ -210,72 +241,29 @@ func (a *App) serveWorkers(ctx context.Context) error {
 	return nil
 }
 
-// serveRequests owns the HTTP server; on stop it waits for the requests in
-// flight within its slice (phase 2). The listener child, declared after it,
-// has stopped accepting by then.
-func (a *App) serveRequests(ctx context.Context) error {
-	srv := &http.Server{
-		Handler:           a.routes(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ErrorLog:          zap.NewStdLog(a.log.Named("http")),
+// serveAPI serves the API with httpchild: ready once it accepts
+// connections; on stop it closes the listener and finishes the requests in
+// flight within its slice (phase 1), and cuts those still running at its
+// end, which httpchild reports as a warning with their count.
+func (a *App) serveAPI(ctx context.Context) error {
+	begun := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(begun)
+		a.phase(ctx, phaseRequests)
+	})
+	err := a.api.Serve(ctx)
+	if stop() {
+		return err // not asked to stop: the server failed by itself, or could not listen
 	}
-	a.srv.Store(srv)
-	child.Ready(ctx)
-	<-ctx.Done()
-
-	a.phase(ctx, phaseInFlight)
-	dctx, cancel := drainContext(ctx)
-	defer cancel()
-	err := srv.Shutdown(dctx) // closes idle connections, waits for active ones
-	if err != nil {
-		_ = srv.Close() // out of time: cut what is left
-	}
-	p := phaseInFlight
+	<-begun
+	p := phaseRequests
 	p.Done = true
-	a.phase(ctx, p, zap.NamedError("cut", err))
-	return nil
-}
-
-// serveListener binds the API's address and serves it; on stop it closes
-// the socket (phase 1): no new connection is accepted, and connections kept
-// alive close after their current request.
-func (a *App) serveListener(ctx context.Context) error {
-	srv := a.srv.Load()
-	if srv == nil {
-		return errors.New("no HTTP server: the requests child is not running")
+	if errors.Is(err, httpchild.ErrRequestsCut) {
+		a.log.Warn("shutdown phase: the deadline cut requests in flight", zap.Int("phase", p.N), zap.Error(err))
 	}
-	ln, err := net.Listen("tcp", a.cfg.Addr)
-	if err != nil {
-		return err // a failed start, reported by the supervisor
-	}
-	addr := ln.Addr()
-	a.addr.Store(&addr)
-	defer a.addr.Store(nil)
-	served := make(chan error, 1)
-	// Ends when ln is closed, below or by the server's Shutdown.
-	go func() { served <- srv.Serve(ln) }()
-	a.log.Info("listening", zap.Stringer("addr", addr))
-	child.Ready(ctx)
-
-	select {
-	case err := <-served:
-		return fmt.Errorf("serving %v: %w", addr, err) // the socket failed: restart
-	case <-ctx.Done():
-	}
-	a.phase(ctx, phaseAccept)
-	srv.SetKeepAlivesEnabled(false)
-	_ = ln.Close()
-	<-served
-	p := phaseAccept
-	p.Done = true
 	a.phase(ctx, p)
-	return nil
+	return err
 }
 
 // Addr returns where the API listens, or nil while it does not.
-func (a *App) Addr() net.Addr {
-	if p := a.addr.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
+func (a *App) Addr() net.Addr { return a.api.Addr() }

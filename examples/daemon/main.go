@@ -3,12 +3,19 @@
 // daemon.Run, with health probes, a live tree view and pprof on a second,
 // admin listener.
 //
-// On SIGINT or SIGTERM (or after -duration) it shuts down in four ordered
-// phases, each within its own slice of the total budget: stop accepting
-// connections, finish the requests in flight, drain the worker queue, close
-// the store. A second signal forces the exit.
+// On SIGINT or SIGTERM (or after -duration) it turns unready at once and
+// goes on serving for -shutdown-delay (5s behind a Kubernetes Service, 0
+// by default), then shuts down in three ordered phases, each within its own
+// slice of the rest of the budget: stop accepting connections and finish the
+// requests in flight, drain the worker queue, close the store. A second
+// signal forces the exit. The admin listener answers throughout (/readyz
+// with 503) and closes last, waiting for its own requests.
 //
 //	go run ./examples/daemon -port 8080 -admin-port 8081 -duration 30s
+//
+// To watch the tree contain a crash: curl -X POST
+// 'localhost:8081/debug/crash?child=store', then look at the log, the tree
+// page (localhost:8081/debug/arbor/) and localhost:8081/metrics.
 //
 // Its exit codes are daemon.Run's (0 clean stop, 1 start failed, 2 the root
 // gave up, 3 forced or over budget), and 64 for bad flags.
@@ -30,6 +37,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/arborgo/arbor/daemon"
+	"github.com/arborgo/arbor/prom"
+	"github.com/arborgo/arbor/supervisor"
 )
 
 // exitUsage is the exit code for bad flags (sysexits' EX_USAGE), apart from
@@ -48,7 +57,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	port := fs.Int("port", 8080, "port of the API on 127.0.0.1 (0: any free port)")
 	adminPort := fs.Int("admin-port", 8081, "port of /livez, /readyz, /debug/arbor/ and /debug/pprof/ on 127.0.0.1 (0: any free port)")
 	duration := fs.Duration("duration", 0, "stop by itself after this long (0: run until SIGINT or SIGTERM)")
-	budget := fs.Duration("shutdown-budget", daemon.DefaultShutdownBudget, "total time the shutdown may take; keep it under the platform's kill timeout (Kubernetes: 30s)")
+	budget := fs.Duration("shutdown-budget", daemon.DefaultShutdownBudget, "total time the shutdown may take, delay included; keep it under the platform's kill timeout (Kubernetes: 30s)")
+	delay := fs.Duration("shutdown-delay", 0, "after a signal, stay unready but serving this long before stopping ("+daemon.KubernetesShutdownDelay.String()+" behind a Kubernetes Service)")
 	workers := fs.Int("workers", 4, "worker goroutines")
 	queue := fs.Int("queue", 64, "jobs the queue holds")
 	if err := fs.Parse(args); err != nil {
@@ -57,48 +67,70 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	if fs.NArg() > 0 || *workers <= 0 || *queue <= 0 || *budget <= 0 || *duration < 0 {
-		fmt.Fprintln(stderr, "daemon: no arguments; -workers, -queue and -shutdown-budget must be positive, -duration not negative")
+	if fs.NArg() > 0 || *workers <= 0 || *queue <= 0 || *budget <= 0 || *duration < 0 || *delay < 0 || *delay >= *budget {
+		fmt.Fprintln(stderr, "daemon: no arguments; -workers, -queue and -shutdown-budget must be positive, -duration and -shutdown-delay not negative, -shutdown-delay shorter than -shutdown-budget")
+		return exitUsage
+	}
+	// The admin listener closes last, within a slice of the budget of its
+	// own; the tree has the rest.
+	adminBudget := *budget / 20
+	treeBudget := *budget - adminBudget
+	if *delay >= treeBudget {
+		fmt.Fprintln(stderr, "daemon: -shutdown-delay leaves no time to stop")
 		return exitUsage
 	}
 
 	log := newLogger(stderr)
 	defer func() { _ = log.Sync() }()
-	root, _, err := newTree(Config{
+	metrics := prom.NewCollector()
+	root, app, err := newTree(Config{
 		Addr:      net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)),
 		Workers:   *workers,
 		QueueSize: *queue,
-		Budget:    *budget,
+		Budget:    treeBudget,
+		Delay:     *delay,
 		Log:       log,
+		Hooks:     []supervisor.Hook{metrics.Hook()},
 	})
 	if err != nil {
 		log.Error("cannot build the tree", zap.Error(err))
 		return daemon.ExitStartFailed
 	}
+	metrics.Watch(root)
 
 	adminLn, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*adminPort)))
 	if err != nil {
 		log.Error("cannot listen for the admin endpoints", zap.Error(err))
 		return daemon.ExitStartFailed
 	}
-	admin := &http.Server{Handler: adminHandler(root), ReadHeaderTimeout: 5 * time.Second}
+	admin := &http.Server{Handler: adminHandler(root, app, metrics), ReadHeaderTimeout: 5 * time.Second}
 	adminDone := make(chan struct{})
-	// Ends when admin.Close is called below, after the tree has stopped.
+	// Ends when admin.Shutdown or Close is called below, after the tree has
+	// stopped.
 	go func() {
 		defer close(adminDone)
 		_ = admin.Serve(adminLn)
 	}()
 	log.Info("admin endpoints", zap.String("livez", "http://"+adminLn.Addr().String()+"/livez"),
 		zap.String("readyz", "http://"+adminLn.Addr().String()+"/readyz?verbose"),
-		zap.String("tree", "http://"+adminLn.Addr().String()+"/debug/arbor/"))
+		zap.String("tree", "http://"+adminLn.Addr().String()+"/debug/arbor/"),
+		zap.String("metrics", "http://"+adminLn.Addr().String()+"/metrics"))
 
 	if *duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
-	code := daemon.Run(ctx, root, daemon.WithShutdownBudget(*budget), daemon.WithLogger(log))
-	_ = admin.Close()
+	code := daemon.Run(ctx, root, daemon.WithShutdownBudget(treeBudget), daemon.WithShutdownDelay(*delay), daemon.WithLogger(log))
+
+	// The tree has stopped; the admin endpoints go last, finishing the
+	// requests they are answering within their slice.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), adminBudget)
+	defer cancel()
+	if err := admin.Shutdown(actx); err != nil {
+		log.Warn("admin endpoints: requests cut at the end of their budget", zap.Error(err), zap.Duration("budget", adminBudget))
+		_ = admin.Close()
+	}
 	<-adminDone
 	return code
 }

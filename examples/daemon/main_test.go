@@ -16,7 +16,13 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/prom"
 
 	"github.com/arborgo/arbor/daemon"
 	"github.com/arborgo/arbor/health"
@@ -157,19 +163,15 @@ func TestShutdownPhasesInOrder(t *testing.T) {
 
 	ready := health.Readyz(root)
 	sigs <- syscall.SIGTERM
-	ph.waitFor(t, Phase{N: 1, Name: "stop accepting", Done: true})
+	ph.waitFor(t, Phase{N: 1, Name: "stop accepting, finish in-flight requests"})
 
-	// Shutdown has begun: not ready, and no new connection is accepted.
+	// Shutdown has begun: not ready, and phase 1 waits for the request in
+	// flight.
 	w := httptest.NewRecorder()
 	ready.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "[-]shutdown failed") {
 		t.Errorf("/readyz during shutdown = %d\n%s", w.Code, w.Body)
 	}
-	if conn, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second); err == nil {
-		conn.Close()
-		t.Error("a new connection was accepted after phase 1")
-	}
-	// Phase 2 waits for the request in flight.
 	select {
 	case r := <-inFlight:
 		t.Fatalf("the in-flight request ended before its job: %+v", r)
@@ -179,6 +181,11 @@ func TestShutdownPhasesInOrder(t *testing.T) {
 	close(gate)
 	if r := <-inFlight; r.status != 200 || r.body != "done" {
 		t.Errorf("in-flight request = %+v, want 200 done", r)
+	}
+	ph.waitFor(t, Phase{N: 1, Name: "stop accepting, finish in-flight requests", Done: true})
+	if conn, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second); err == nil {
+		conn.Close()
+		t.Error("a new connection was accepted after phase 1")
 	}
 	select {
 	case c := <-code:
@@ -190,15 +197,14 @@ func TestShutdownPhasesInOrder(t *testing.T) {
 	}
 
 	want := []string{
-		"1 stop accepting begin", "1 stop accepting done",
-		"2 finish in-flight requests begin", "2 finish in-flight requests done",
-		"3 drain the worker queue begin", "3 drain the worker queue done",
-		"4 close the resource begin", "4 close the resource done",
+		"1 stop accepting, finish in-flight requests begin", "1 stop accepting, finish in-flight requests done",
+		"2 drain the worker queue begin", "2 drain the worker queue done",
+		"3 close the resource begin", "3 close the resource done",
 	}
 	if got := ph.get(); !slices.Equal(got, want) {
 		t.Errorf("phases\n%q\nwant\n%q", got, want)
 	}
-	// The queued job was drained in phase 3, before the store closed.
+	// The queued job was drained in phase 2, before the store closed.
 	if k := <-working; k != "queued" {
 		t.Errorf("second job %q", k)
 	}
@@ -212,9 +218,9 @@ func TestShutdownPhasesInOrder(t *testing.T) {
 // Each phase's slice of the budget is its child's shutdown budget, and the
 // slices fit in the total.
 func TestBudgets(t *testing.T) {
-	accept, inFlight, drain, closing := budgets(25 * time.Second)
-	if accept+inFlight+drain+closing > 25*time.Second {
-		t.Errorf("slices %v %v %v %v exceed the total", accept, inFlight, drain, closing)
+	requests, drain, closing := budgets(25 * time.Second)
+	if requests+drain+closing > 25*time.Second {
+		t.Errorf("slices %v %v %v exceed the total", requests, drain, closing)
 	}
 	root, _, err := newTree(Config{Addr: "127.0.0.1:0", Workers: 1, QueueSize: 1, Budget: 25 * time.Second})
 	if err != nil {
@@ -223,7 +229,7 @@ func TestBudgets(t *testing.T) {
 	if err := root.Start(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	for id, want := range map[string]time.Duration{"listener": accept, "requests": inFlight, "workers": drain, "store": closing} {
+	for id, want := range map[string]time.Duration{"api": requests, "workers": drain, "store": closing} {
 		spec, err := root.ChildSpec(testCtx(t), id)
 		if err != nil {
 			t.Fatal(err)
@@ -251,7 +257,7 @@ func TestRunWithDuration(t *testing.T) {
 }
 
 func TestRunUsage(t *testing.T) {
-	for _, args := range [][]string{{"-bogus"}, {"extra"}, {"-workers=0"}, {"-shutdown-budget=-1s"}} {
+	for _, args := range [][]string{{"-bogus"}, {"extra"}, {"-workers=0"}, {"-shutdown-budget=-1s"}, {"-shutdown-delay=-1s"}, {"-shutdown-delay=30s", "-shutdown-budget=30s"}} {
 		var stderr bytes.Buffer
 		if code := run(testCtx(t), args, &stderr); code != exitUsage {
 			t.Errorf("%q: exit code %d, want %d", args, code, exitUsage)
@@ -259,5 +265,201 @@ func TestRunUsage(t *testing.T) {
 	}
 	if code := run(testCtx(t), []string{"-h"}, io.Discard); code != 0 {
 		t.Errorf("-h: exit code %d", code)
+	}
+}
+
+// startDaemon runs the daemon's tree under daemon.Run with a job that a
+// worker holds until the test ends, and returns what the tests need.
+type started struct {
+	root    *supervisor.Supervisor
+	app     *App
+	rec     *supervisortest.Recorder
+	logs    *observer.ObservedLogs
+	sigs    chan os.Signal
+	code    chan int
+	working chan string
+	delay   chan struct{} // closed when Run logs the start of the shutdown delay
+}
+
+func startDaemon(t *testing.T, ctx context.Context, budget, delay time.Duration) *started {
+	t.Helper()
+	gate := make(chan struct{})
+	t.Cleanup(func() { close(gate) })
+	s := &started{rec: supervisortest.NewRecorder(), sigs: make(chan os.Signal, 2), code: make(chan int, 1), working: make(chan string, 4)}
+	work := func(ctx context.Context, st *Store, j Job) error {
+		s.working <- j.Key
+		if j.Key == "held" {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return storeJob(ctx, st, j)
+	}
+	core, logs := observer.New(zapcore.InfoLevel)
+	s.logs = logs
+	s.delay = make(chan struct{})
+	var once sync.Once
+	log := zap.New(zapcore.NewTee(core, zaptest.NewLogger(t).Core()), zap.Hooks(func(e zapcore.Entry) error {
+		if e.Message == "shutdown delay: unready, still serving" {
+			once.Do(func() { close(s.delay) })
+		}
+		return nil
+	}))
+	var err error
+	s.root, s.app, err = newTree(Config{
+		Addr: "127.0.0.1:0", Workers: 1, QueueSize: 8, Budget: budget, Delay: delay,
+		Log: log, Work: work, Hooks: []supervisor.Hook{s.rec.Hook()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s.code <- daemon.Run(ctx, s.root, daemon.WithSignals(s.sigs), daemon.WithShutdownBudget(budget),
+			daemon.WithShutdownDelay(delay), daemon.WithLogger(log))
+	}()
+	if _, err := s.rec.WaitFor(testCtx(t), supervisor.SupervisorReady, ""); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *started) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case c := <-s.code:
+		return c
+	case <-time.After(testTimeout):
+		t.Fatal("Run did not return")
+		return -1
+	}
+}
+
+// A request still in flight when phase 1's slice runs out is cut, and the
+// cut is logged as a warning with the count; the daemon still stops cleanly.
+func TestDeadlineCutWarns(t *testing.T) {
+	s := startDaemon(t, context.Background(), 4*time.Second, 0)
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	cut := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(testCtx(t), http.MethodPost, "http://"+s.app.Addr().String()+"/jobs?key=held&value=1&wait", nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		cut <- err
+	}()
+	if k := <-s.working; k != "held" {
+		t.Fatalf("worker took %q", k)
+	}
+	s.sigs <- syscall.SIGTERM
+	if err := <-cut; err == nil {
+		t.Error("the held request was answered, not cut")
+	}
+	if c := s.wait(t); c != daemon.ExitOK {
+		t.Errorf("exit code %d, want %d", c, daemon.ExitOK)
+	}
+	warns := s.logs.FilterLevelExact(zapcore.WarnLevel)
+	if warns.FilterMessageSnippet("cut 1 requests in flight").Len() != 1 {
+		t.Errorf("no warning counting the request cut; warnings: %v", warns.All())
+	}
+}
+
+// Request handlers run under the pprof label of the child that owns the
+// server, so a stuck handler is reported as daemon/api.
+func TestHandlersUnderTheAPIsLabel(t *testing.T) {
+	s := startDaemon(t, context.Background(), 10*time.Second, 0)
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	ctx, cancel := context.WithCancel(testCtx(t))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.app.Addr().String()+"/jobs?key=held&value=1&wait", nil)
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-s.working // the handler now waits for the job
+	g := supervisor.GoroutinesUnder("daemon")
+	cancel()
+	<-done
+	if !strings.Contains(g["daemon/api"].Stacks, "postJob") {
+		t.Errorf("the handler is not under daemon/api; by path: %v", g)
+	}
+	s.sigs <- syscall.SIGTERM
+	if c := s.wait(t); c != daemon.ExitOK {
+		t.Errorf("exit code %d", c)
+	}
+}
+
+// With a shutdown delay, the API still answers after the signal while
+// /readyz says 503; the end of the delay (here the context) stops the tree.
+func TestShutdownDelayKeepsServing(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := startDaemon(t, ctx, 2*time.Hour, time.Hour)
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	base := "http://" + s.app.Addr().String()
+	ready := health.Readyz(s.root)
+	s.sigs <- syscall.SIGTERM
+	select {
+	case <-s.delay:
+	case <-time.After(testTimeout):
+		t.Fatal("no shutdown delay")
+	}
+	w := httptest.NewRecorder()
+	ready.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if w.Code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz during the delay = %d", w.Code)
+	}
+	if status, body := do(t, client, http.MethodGet, base+"/", ""); status != 200 || body != "arbor example daemon" {
+		t.Errorf("GET / during the delay = %d %q", status, body)
+	}
+	cancel()
+	if c := s.wait(t); c != daemon.ExitOK {
+		t.Errorf("exit code %d", c)
+	}
+}
+
+// POST /debug/crash makes a child panic; the tree restarts it, and the
+// metrics count the restart.
+func TestCrashOnPurpose(t *testing.T) {
+	s := startDaemon(t, context.Background(), 10*time.Second, 0)
+	metrics := prom.NewCollector()
+	metrics.Watch(s.root)
+	admin := adminHandler(s.root, s.app, metrics)
+
+	w := httptest.NewRecorder()
+	admin.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/debug/crash?child=nope", nil))
+	if w.Code != http.StatusBadRequest {
+		t.Errorf("crash of an unknown child = %d", w.Code)
+	}
+	w = httptest.NewRecorder()
+	admin.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/debug/crash?child=store", nil))
+	if w.Code != http.StatusOK {
+		t.Fatalf("crash = %d %s", w.Code, w.Body)
+	}
+	ev, err := s.rec.WaitFor(testCtx(t), supervisor.ChildExited, "store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !child.IsPanic(ev.Err) || !ev.Restarted {
+		t.Errorf("store exit %v (restarted %v), want a panic that is restarted", ev.Err, ev.Restarted)
+	}
+	if _, err := s.rec.WaitForNth(testCtx(t), supervisor.ChildStarted, "api", 2); err != nil {
+		t.Fatal(err) // rest_for_one: the API after the store restarts too
+	}
+	w = httptest.NewRecorder()
+	admin.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "arbor_child_up") {
+		t.Errorf("GET /metrics = %d\n%.500s", w.Code, w.Body)
+	}
+	s.sigs <- syscall.SIGTERM
+	if c := s.wait(t); c != daemon.ExitOK {
+		t.Errorf("exit code %d", c)
 	}
 }
