@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/arborgo/arbor/health"
+	"github.com/arborgo/arbor/internal/shutdown"
 	"github.com/arborgo/arbor/supervisor"
 )
 
@@ -170,6 +171,9 @@ func (d *runner) delayStop(cut <-chan struct{}) (code int, stop bool, undo func(
 // request, after the shutdown delay if there is one, or until a second
 // signal. cut ends the delay early.
 func (d *runner) shutdown(cut <-chan struct{}, began time.Time) int {
+	deadline := began.Add(d.budget)
+	// The tree page shows the time left until Run returns.
+	defer shutdown.Announce(d.sup, shutdown.Announcement{Began: began, Deadline: deadline})()
 	if d.delay > 0 {
 		code, stop, undo := d.delayStop(cut)
 		defer undo()
@@ -177,7 +181,6 @@ func (d *runner) shutdown(cut <-chan struct{}, began time.Time) int {
 			return code
 		}
 	}
-	deadline := began.Add(d.budget)
 	stopCtx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	// Ends when Serve returns or at the deadline, whichever is first; the
