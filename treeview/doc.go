@@ -17,8 +17,19 @@
 // by a Content-Security-Policy that names their hashes and lets the page
 // connect only to its own origin. Every node is an <li> element carrying
 // data-path, data-kind, data-state, data-ready and data-restarts attributes
-// (and data-last-exit-kind once it has exited), so scripts and tests can
-// read the page as well as people.
+// (data-last-exit-kind and data-last-exit-requested once it has exited,
+// data-waiting while a shutdown waits for it), so scripts and tests can read
+// the page as well as people.
+//
+// # During a shutdown
+//
+// Once the tree's shutdown is asked for, the page shows a banner: "Stopping",
+// or, during a shutdown delay, that the tree is unready but still serving;
+// for a tree run by daemon.Run, with the time left of the shutdown budget.
+// The child the shutdown is waiting for is marked, with the number of its
+// goroutines still running, so a stuck stop shows where it is stuck. An exit
+// its supervisor asked for (a stop, whatever the child returned) shows in a
+// neutral colour; only crashes show in red.
 //
 // # The snapshot
 //
@@ -28,5 +39,6 @@
 // carry), kind, restart type, state, readiness, restart count, start time and
 // last exit with its reason and time; a supervisor's node adds its strategy
 // and how many restarts its intensity window holds against the limit.
-// [NewDocument] builds a Document from a supervisor.Tree without any I/O.
+// [NewDocument] builds a Document from a supervisor.Tree without any I/O;
+// the handler adds the [Shutdown] and the waiting children.
 package treeview

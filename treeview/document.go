@@ -15,6 +15,21 @@ type Document struct {
 	Time time.Time `json:"time"`
 	// Root is the root supervisor.
 	Root *Node `json:"root"`
+	// Shutdown is present once the tree's shutdown has been asked for.
+	Shutdown *Shutdown `json:"shutdown,omitempty"`
+}
+
+// Shutdown is what the page shows of a shutdown under way.
+type Shutdown struct {
+	// Stopping reports that the root is stopping its children; false during a
+	// shutdown delay (daemon.WithShutdownDelay), when the tree still serves
+	// but readiness already fails.
+	Stopping bool `json:"stopping"`
+	// Deadline is when the whole shutdown must be over, and Left the time
+	// left until then from [Document.Time], as a Go duration such as "3.2s";
+	// both are known only for a tree run by daemon.Run.
+	Deadline *time.Time `json:"deadline,omitempty"`
+	Left     string     `json:"left,omitempty"`
 }
 
 // Node is one supervisor or child in a [Document].
@@ -34,7 +49,8 @@ type Node struct {
 	//   - "starting": launched, waiting for its readiness (a supervisor:
 	//     starting its children);
 	//   - "restarting": waiting to be restarted, or being restarted;
-	//   - "stopping": a supervisor shutting down;
+	//   - "stopping": asked to stop, not returned yet (a supervisor: shutting
+	//     down);
 	//   - "stopped": nothing running.
 	State string `json:"state"`
 	// Ready reports a worker running, or a supervisor that has started every
@@ -49,6 +65,11 @@ type Node struct {
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	// LastExit is the last time an incarnation ended, if one has.
 	LastExit *Exit `json:"last_exit,omitempty"`
+	// Waiting reports, during the root's shutdown, a child the shutdown is
+	// waiting for: asked to stop, not returned yet. Goroutines counts its
+	// goroutines still running, those of its own children included.
+	Waiting    bool `json:"waiting,omitempty"`
+	Goroutines int  `json:"goroutines,omitempty"`
 
 	// Strategy is a supervisor's restart strategy, such as "one_for_one".
 	Strategy string `json:"strategy,omitempty"`
@@ -80,6 +101,10 @@ type Exit struct {
 	// Reason is the error text; for a panic, its first line (the panic
 	// value) without the stack, which the supervisor's report carries.
 	Reason string `json:"reason,omitempty"`
+	// Requested reports an exit that followed a stop its supervisor asked
+	// for (a shutdown, TerminateChild, a group restart): whatever Kind, no
+	// crash.
+	Requested bool `json:"requested,omitempty"`
 }
 
 // NewDocument converts a tree snapshot taken at now into a [Document]. It does
@@ -133,6 +158,7 @@ func childNode(c supervisor.ChildInfo) *Node {
 	}
 	if !c.LastExitAt.IsZero() {
 		n.LastExit = exitOf(c.LastExit, c.LastExitAt)
+		n.LastExit.Requested = c.LastExitRequested
 	}
 	return n
 }
@@ -154,4 +180,21 @@ func exitOf(err error, at time.Time) *Exit {
 		e.Kind, e.Reason = "error", err.Error()
 	}
 	return e
+}
+
+// markWaiting marks, in a stopping tree, the children the shutdown waits
+// for, with the number of their goroutines still running (live, by path,
+// from supervisor.GoroutinesUnder).
+func markWaiting(n *Node, live map[string]supervisor.Goroutines) {
+	for _, c := range n.Children {
+		if c.State == "stopping" {
+			c.Waiting = true
+			for p, g := range live {
+				if p == c.Path || strings.HasPrefix(p, c.Path+"/") {
+					c.Goroutines += g.Count
+				}
+			}
+		}
+		markWaiting(c, live)
+	}
 }

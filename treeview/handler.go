@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arborgo/arbor/internal/shutdown"
 	"github.com/arborgo/arbor/supervisor"
 )
 
@@ -116,7 +117,23 @@ func (h *handler) serveJSON(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 		return
 	}
-	_ = json.NewEncoder(w).Encode(NewDocument(t, h.opts.clock.Now()))
+	doc := NewDocument(t, h.opts.clock.Now())
+	a, announced := shutdown.Lookup(h.sup)
+	if t.Stopping || announced {
+		doc.Shutdown = &Shutdown{Stopping: t.Stopping}
+		if announced {
+			dl := a.Deadline
+			doc.Shutdown.Deadline = &dl
+			// The deadline is on the real clock, as daemon.Run reads it.
+			doc.Shutdown.Left = max(time.Until(dl), 0).Round(100 * time.Millisecond).String()
+		}
+	}
+	if t.Stopping {
+		// One goroutine profile, only while stopping: what the children the
+		// shutdown waits for still run.
+		markWaiting(doc.Root, supervisor.GoroutinesUnder(h.sup.Name()))
+	}
+	_ = json.NewEncoder(w).Encode(doc)
 }
 
 // page is the HTML page, with the Content-Security-Policy that allows
@@ -134,6 +151,7 @@ func buildPage(name string) page {
 	b.WriteString("<title>" + title + "</title>\n")
 	b.WriteString("<style>" + pageCSS + "</style>\n</head>\n<body>\n")
 	b.WriteString("<h1>" + title + "</h1>\n")
+	b.WriteString("<div id=\"banner\" hidden></div>\n")
 	b.WriteString("<div id=\"status\">loading tree.json…</div>\n")
 	b.WriteString("<div id=\"tree\"></div>\n")
 	b.WriteString("<noscript>This page draws the tree with JavaScript; the data is at <a href=\"tree.json\">tree.json</a>.</noscript>\n")

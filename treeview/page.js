@@ -2,6 +2,7 @@
 (function () {
   var view = document.getElementById("tree");
   var status = document.getElementById("status");
+  var banner = document.getElementById("banner");
 
   function span(cls, text) {
     var s = document.createElement("span");
@@ -28,6 +29,11 @@
     line.appendChild(span("name", n.name));
     line.appendChild(span("kind", n.restart ? n.kind + ", " + n.restart : n.kind));
     line.appendChild(span("state", n.state));
+    if (n.waiting) {
+      li.setAttribute("data-waiting", "true");
+      line.appendChild(span("waiting", "the shutdown waits for it" + (n.goroutines ? ": " + n.goroutines +
+        (n.goroutines === 1 ? " goroutine" : " goroutines") + " still running" : "")));
+    }
     if (n.restart) { // the root is never restarted: its count means nothing
       line.appendChild(span("restarts", "restarts " + n.restarts));
     }
@@ -43,7 +49,8 @@
     }
     if (n.last_exit) {
       li.setAttribute("data-last-exit-kind", n.last_exit.kind);
-      line.appendChild(span("exit", "last exit: " + n.last_exit.kind +
+      li.setAttribute("data-last-exit-requested", String(!!n.last_exit.requested));
+      line.appendChild(span("exit", (n.last_exit.requested ? "stopped: " : "last exit: ") + n.last_exit.kind +
         (n.last_exit.reason ? " (" + n.last_exit.reason + ")" : "") + " at " + when(n.last_exit.at)));
     }
     li.appendChild(line);
@@ -53,6 +60,21 @@
       li.appendChild(ul);
     }
     return li;
+  }
+
+  function showShutdown(sd) {
+    if (!sd) {
+      banner.hidden = true;
+      banner.textContent = "";
+      return;
+    }
+    var text = sd.stopping ? "Stopping" : "Shutdown requested: unready, still serving until the shutdown delay ends";
+    if (sd.left) {
+      text += " \u2014 " + sd.left + " left of the shutdown budget";
+    }
+    banner.textContent = text;
+    banner.setAttribute("data-stopping", String(sd.stopping));
+    banner.hidden = false;
   }
 
   function fail(msg) {
@@ -67,6 +89,7 @@
         var ul = document.createElement("ul");
         ul.appendChild(render(doc.root));
         view.replaceChildren(ul);
+        showShutdown(doc.shutdown);
         status.textContent = "updated " + when(doc.time);
         status.setAttribute("data-ok", "true");
       });

@@ -15,6 +15,7 @@ import (
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/escalation"
 	"github.com/arborgo/arbor/internal/runner"
+	"github.com/arborgo/arbor/internal/shutdown"
 	"github.com/arborgo/arbor/strategy"
 	"github.com/arborgo/arbor/supervisor"
 	"github.com/arborgo/arbor/supervisor/supervisortest"
@@ -66,6 +67,7 @@ func TestNewDocument(t *testing.T) {
 				{ID: "job", Path: "root/job", Kind: child.KindWorker, Restart: child.Transient, State: supervisor.StateStopped, LastExitAt: t0},
 				{ID: "bye", Path: "root/bye", Kind: child.KindWorker, Restart: child.Temporary, State: supervisor.StateStopped, LastExit: child.Shutdownf("drained"), LastExitAt: t0},
 				{ID: "slow", Path: "root/slow", Kind: child.KindWorker, State: supervisor.StateStopped, Started: t0},
+				{ID: "old", Path: "root/old", Kind: child.KindWorker, State: supervisor.StateStopped, LastExit: context.Canceled, LastExitAt: t0, LastExitRequested: true},
 			},
 		},
 		Subtrees: map[string]*supervisor.Tree{
@@ -83,7 +85,8 @@ func TestNewDocument(t *testing.T) {
 		`{"name":"web","path":"root/web","kind":"worker","restart":"permanent","state":"restarting","ready":false,"restarts":2,"last_exit":{"at":"2026-11-27T05:00:00Z","kind":"panic","reason":"panic: nil map"}},` +
 		`{"name":"job","path":"root/job","kind":"worker","restart":"transient","state":"stopped","ready":false,"restarts":0,"last_exit":{"at":"2026-11-27T05:00:00Z","kind":"normal"}},` +
 		`{"name":"bye","path":"root/bye","kind":"worker","restart":"temporary","state":"stopped","ready":false,"restarts":0,"last_exit":{"at":"2026-11-27T05:00:00Z","kind":"shutdown","reason":"child: shutdown: drained"}},` +
-		`{"name":"slow","path":"root/slow","kind":"worker","restart":"permanent","state":"starting","ready":false,"restarts":0,"started_at":"2026-11-27T05:00:00Z"}]}}`
+		`{"name":"slow","path":"root/slow","kind":"worker","restart":"permanent","state":"starting","ready":false,"restarts":0,"started_at":"2026-11-27T05:00:00Z"},` +
+		`{"name":"old","path":"root/old","kind":"worker","restart":"permanent","state":"stopped","ready":false,"restarts":0,"last_exit":{"at":"2026-11-27T05:00:00Z","kind":"error","reason":"context canceled","requested":true}}]}}`
 	if doc != want {
 		t.Errorf("document\n%s\nwant\n%s", doc, want)
 	}
@@ -162,6 +165,72 @@ func TestHandler(t *testing.T) {
 		if w := get(tc.method, tc.target); w.Code != tc.want {
 			t.Errorf("%s %s = %d, want %d", tc.method, tc.target, w.Code, tc.want)
 		}
+	}
+}
+
+// While the tree stops, tree.json carries the shutdown (with the deadline
+// daemon.Run announced and the time left) and marks the child the shutdown
+// waits for, which its supervisor already lists as stopped.
+func TestHandlerDuringShutdown(t *testing.T) {
+	stopping, release := make(chan struct{}), make(chan struct{})
+	root, err := supervisor.New("root", []child.Spec{
+		idle("first"),
+		{ID: "stuck", AwaitReady: true, Shutdown: time.Hour, Service: child.Func(func(ctx context.Context) error {
+			child.Ready(ctx)
+			<-ctx.Done()
+			close(stopping)
+			<-release
+			return nil
+		})},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := treeview.Handler(root, treeview.WithTimeout(5*time.Second))
+	get := func() *treeview.Document {
+		t.Helper()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/tree.json", nil))
+		var doc treeview.Document
+		if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil {
+			t.Fatalf("tree.json = %d %s: %v", w.Code, w.Body, err)
+		}
+		return &doc
+	}
+	if err := root.Start(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if doc := get(); doc.Shutdown != nil {
+		t.Errorf("a shutdown before any: %+v", doc.Shutdown)
+	}
+
+	deadline := time.Now().Add(time.Hour)
+	undo := shutdown.Announce(root, shutdown.Announcement{Began: time.Now(), Deadline: deadline})
+	defer undo()
+	if doc := get(); doc.Shutdown == nil || doc.Shutdown.Stopping || doc.Shutdown.Left == "" {
+		t.Errorf("announced shutdown (a delay: not stopping yet) = %+v", doc.Shutdown)
+	}
+	stopped := make(chan error, 1)
+	// Ends once stuck is released below.
+	go func() { stopped <- root.Stop(testCtx(t)) }()
+	<-stopping
+
+	doc := get()
+	if sd := doc.Shutdown; sd == nil || !sd.Stopping || sd.Deadline == nil || !sd.Deadline.Equal(deadline) || sd.Left == "" {
+		t.Errorf("shutdown = %+v, want stopping with deadline %v", sd, deadline)
+	}
+	var stuck *treeview.Node
+	for _, c := range doc.Root.Children {
+		if c.Name == "stuck" {
+			stuck = c
+		}
+	}
+	if stuck == nil || !stuck.Waiting || stuck.State != "stopping" || stuck.Goroutines < 1 {
+		t.Errorf("stuck = %+v, want waited for, stopping, with its goroutines", stuck)
+	}
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
 	}
 }
 
