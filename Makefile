@@ -11,9 +11,10 @@ test:
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(GO) test -count=1 -timeout 10m ./supervisor/
 
-## demo: run a small tree in which a child keeps crashing and is contained (stops by itself after 8 s, or on Ctrl-C)
+## demo: build bin/arbordemo and run it: restarts with backoff, a nested supervisor that gives up and is restarted by its parent, the live tree page's URL (stops by itself after 30 s, or on Ctrl-C; the binary, not go run, so that the interrupt ends it cleanly)
 demo:
-	$(GO) run ./cmd/arbordemo -duration 8s
+	$(GO) build -o bin/arbordemo ./cmd/arbordemo
+	./bin/arbordemo -duration 30s
 
 ## lint: gofmt check, vet, staticcheck (pinned), go mod tidy check
 lint: tidy-check

@@ -1,11 +1,23 @@
-// Command arbordemo runs a small supervision tree in which one child keeps
-// crashing and is contained: its supervisor restarts it with a backoff while
-// its siblings run on. The supervisor's reports are printed as they happen.
-// It stops cleanly, in reverse start order, on SIGINT or SIGTERM and by
-// itself after -duration; a second signal forces the exit. The exit code is
-// daemon.Run's.
+// Command arbordemo shows supervision end to end, in a terminal and on the
+// live tree page:
 //
-//	go run ./cmd/arbordemo -duration 8s
+//	root (one_for_one, backoff between restarts)
+//	├── admin    the tree page and the probes, on -addr (httpchild)
+//	├── ticker   logs a tick every second
+//	├── flaky    fails every -crash-every, alternately with an error and a
+//	│            panic; root restarts it after a growing backoff delay
+//	└── db       a nested supervisor (rest_for_one, 1 restart in 5 s)
+//	    ├── pool
+//	    └── cache  panics -cache-crash after it starts, in its first two runs:
+//	               db restarts it once, then gives up; root restarts db
+//
+// The supervisors' reports are printed as they happen, in colour on a
+// terminal. It stops cleanly, in reverse start order, on SIGINT or SIGTERM
+// and by itself after -duration, exiting 0; a second signal forces the exit.
+// The exit code is daemon.Run's.
+//
+//	make demo    # builds bin/arbordemo and runs it for 30 s
+//	go build -o bin/arbordemo ./cmd/arbordemo && bin/arbordemo -duration 0
 package main
 
 import (
@@ -13,7 +25,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -23,54 +38,98 @@ import (
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/daemon"
 	"github.com/arborgo/arbor/escalation"
+	"github.com/arborgo/arbor/health"
+	"github.com/arborgo/arbor/httpchild"
 	"github.com/arborgo/arbor/strategy"
 	"github.com/arborgo/arbor/supervisor"
+	"github.com/arborgo/arbor/treeview"
 )
 
+// exitUsage is the exit code for bad flags (sysexits' EX_USAGE).
+const exitUsage = 64
+
 func main() {
-	duration := flag.Duration("duration", 8*time.Second, "stop by itself after this long (0: run until a signal)")
-	crashEvery := flag.Duration("crash-every", 600*time.Millisecond, "how long the flaky child runs before it fails")
-	flag.Parse()
-	os.Exit(run(*duration, *crashEvery))
+	os.Exit(run(context.Background(), os.Args[1:], os.Stderr))
 }
 
-// run serves the demo tree with daemon.Run: until SIGINT, SIGTERM or the
-// end of duration, then a reverse-order shutdown within 5 s. It returns
-// daemon.Run's exit code.
-func run(duration, crashEvery time.Duration) int {
-	ctx := context.Background()
-	if duration > 0 {
+// config is what the flags set.
+type config struct {
+	addr       string
+	crashEvery time.Duration
+	cacheCrash time.Duration
+}
+
+// run parses args, serves the demo tree with daemon.Run until SIGINT,
+// SIGTERM, the end of ctx or of -duration, and returns daemon.Run's exit
+// code.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("arbordemo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	duration := fs.Duration("duration", 30*time.Second, "stop by itself after this long (0: run until a signal)")
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:0", "where the tree page listens (port 0: any free port)")
+	fs.DurationVar(&c.crashEvery, "crash-every", 600*time.Millisecond, "how long the flaky child runs before it fails")
+	fs.DurationVar(&c.cacheCrash, "cache-crash", 3*time.Second, "how long the cache runs before it panics, in its first two runs")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 || *duration < 0 || c.crashEvery <= 0 || c.cacheCrash < 0 {
+		fmt.Fprintln(stderr, "arbordemo: no arguments; -crash-every must be positive, -duration and -cache-crash not negative")
+		return exitUsage
+	}
+	if *duration > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, duration)
+		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
 
-	cfg := zap.NewDevelopmentConfig()
-	cfg.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
-	cfg.DisableStacktrace = true
-	cfg.DisableCaller = true
-	log, err := cfg.Build()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "arbordemo:", err)
-		return daemon.ExitStartFailed
-	}
+	log := newLogger(stderr)
 	defer func() { _ = log.Sync() }()
-
-	root, err := tree(log, crashEvery)
+	root, err := tree(log, c)
 	if err != nil {
 		log.Error("building the tree", zap.Error(err))
 		return daemon.ExitStartFailed
 	}
-	log.Info("demo running; press Ctrl-C to stop", zap.Duration("duration", duration))
+	log.Info("demo running; press Ctrl-C to stop", zap.Duration("duration", *duration))
 	return daemon.Run(ctx, root, daemon.WithLogger(log), daemon.WithShutdownBudget(5*time.Second))
 }
 
-// tree builds: root (one_for_one) → ticker, flaky, db (rest_for_one) → pool, cache.
-func tree(log *zap.Logger, crashEvery time.Duration) (*supervisor.Supervisor, error) {
+// newLogger writes console lines to w, with coloured levels only if w is a
+// terminal.
+func newLogger(w io.Writer) *zap.Logger {
+	cfg := zap.NewDevelopmentEncoderConfig()
+	cfg.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
+	if isTerminal(w) {
+		cfg.EncodeLevel = zapcore.CapitalColorLevelEncoder
+	}
+	return zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(cfg), zapcore.Lock(zapcore.AddSync(w)), zapcore.InfoLevel))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// tree builds the demo tree drawn in the package comment.
+func tree(log *zap.Logger, c config) (*supervisor.Supervisor, error) {
+	// Logs each restart on a line of its own, with the incarnation it starts.
+	restarts := supervisor.WithHook(func(ev supervisor.Event) {
+		if ev.Kind == supervisor.ChildStarted && ev.Incarnation > 1 {
+			log.Info("child restarted", zap.String("path", ev.Supervisor+"/"+ev.Child), zap.Uint64("incarnation", ev.Incarnation))
+		}
+	})
+	var cacheRuns atomic.Int32
 	db, err := supervisor.New("db", []child.Spec{
 		{ID: "pool", Service: resource("pool", log), AwaitReady: true},
-		{ID: "cache", Service: resource("cache", log), AwaitReady: true},
-	}, supervisor.WithStrategy(strategy.RestForOne), supervisor.WithLogger(log))
+		{ID: "cache", Service: cache(&cacheRuns, c.cacheCrash), AwaitReady: true},
+	}, supervisor.WithStrategy(strategy.RestForOne), supervisor.WithLogger(log), restarts)
 	if err != nil {
 		return nil, err
 	}
@@ -81,15 +140,33 @@ func tree(log *zap.Logger, crashEvery time.Duration) (*supervisor.Supervisor, er
 		b.MaxElapsedTime = 0
 		return b
 	}
-	return supervisor.New("root", []child.Spec{
+
+	mux := http.NewServeMux()
+	admin := httpchild.New(&http.Server{Addr: c.addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second})
+	root, err := supervisor.New("root", []child.Spec{
+		{ID: "admin", Service: admin, AwaitReady: true}, // first to start, last to stop
 		{ID: "ticker", Service: ticker(log), AwaitReady: true},
-		{ID: "flaky", Service: flaky(crashEvery), AwaitReady: true},
+		{ID: "flaky", Service: flaky(c.crashEvery), AwaitReady: true},
 		{ID: "db", Service: db, Kind: child.KindSupervisor},
 	},
 		supervisor.WithLogger(log),
 		supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 20, Period: 10 * time.Second}),
 		supervisor.WithBackoff(newBackoff),
+		restarts,
+		supervisor.WithHook(func(ev supervisor.Event) {
+			if ev.Kind == supervisor.ChildStarted && ev.Supervisor == "root" && ev.Child == "admin" {
+				if a := admin.Addr(); a != nil {
+					log.Info("tree page: http://" + a.String() + "/debug/arbor/")
+				}
+			}
+		}),
 	)
+	if err != nil {
+		return nil, err
+	}
+	health.Register(mux, root)
+	mux.Handle("/debug/arbor/", http.StripPrefix("/debug/arbor", treeview.Handler(root)))
+	return root, nil
 }
 
 func ticker(log *zap.Logger) child.Func {
@@ -100,7 +177,7 @@ func ticker(log *zap.Logger) child.Func {
 		for n := 1; ; n++ {
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return nil
 			case <-t.C:
 				log.Info("tick", zap.String("path", child.Path(ctx)), zap.Int("n", n))
 			}
@@ -116,13 +193,31 @@ func flaky(after time.Duration) child.Func {
 		child.Ready(ctx)
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil
 		case <-time.After(after):
 		}
 		if n%2 == 0 {
 			panic(fmt.Sprintf("flaky: incarnation %d gave up", n))
 		}
 		return errors.New("flaky: lost its connection")
+	}
+}
+
+// cache panics after a while in its first two runs, then runs until stopped.
+func cache(runs *atomic.Int32, after time.Duration) child.Func {
+	return func(ctx context.Context) error {
+		child.Ready(ctx)
+		n := runs.Add(1)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(after):
+		}
+		if n <= 2 {
+			panic(fmt.Sprintf("cache: corrupted entry (run %d)", n))
+		}
+		<-ctx.Done()
+		return nil
 	}
 }
 
