@@ -54,4 +54,11 @@
 //
 // [WithSignals] replaces the process signals by a channel, so a test drives a
 // daemon by sending os.Signal values on it.
+//
+// # Examples
+//
+// ExampleRun (a daemon driven by a signal, as a test does it) and
+// ExampleExitCode are in example_test.go; pkg.go.dev shows them under the
+// functions they illustrate, and examples/hello and examples/daemon are
+// complete programs built on Run.
 package daemon

@@ -41,4 +41,9 @@
 //
 // Mount them with [Register], or with [Livez] and [Readyz] on paths of your
 // choosing.
+//
+// # Examples
+//
+// ExampleRegister, in example_test.go, mounts both probes and shows a
+// verbose answer; pkg.go.dev shows it under [Register].
 package health

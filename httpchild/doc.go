@@ -43,4 +43,9 @@
 // the child that serves it. A request's context carries the child context's
 // values (child.Path works in a handler), not its cancellation, unless the
 // template sets BaseContext.
+//
+// # Examples
+//
+// ExampleNew, in example_test.go, serves a handler as a child and calls it;
+// examples/hello and examples/daemon use the package in complete programs.
 package httpchild

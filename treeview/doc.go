@@ -41,4 +41,9 @@
 // and how many restarts its intensity window holds against the limit.
 // [NewDocument] builds a Document from a supervisor.Tree without any I/O;
 // the handler adds the [Shutdown] and the waiting children.
+//
+// # Examples
+//
+// ExampleHandler, in example_test.go, mounts the view and reads tree.json;
+// pkg.go.dev shows it under [Handler].
 package treeview
