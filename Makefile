@@ -14,7 +14,7 @@ test:
 ## demo: build bin/arbordemo and run it: restarts with backoff, a nested supervisor that gives up and is restarted by its parent, the live tree page's URL (stops by itself after 30 s, or on Ctrl-C; the binary, not go run, so that the interrupt ends it cleanly)
 demo:
 	$(GO) build -o bin/arbordemo ./cmd/arbordemo
-	./bin/arbordemo -duration 30s
+	ARBORDEMO_OWN_TERMINAL=1 ./bin/arbordemo -duration 30s
 
 ## lint: gofmt check, vet, staticcheck (pinned), go mod tidy check
 lint: tidy-check

@@ -49,7 +49,13 @@ import (
 const exitUsage = 64
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Stderr))
+	restore := func() {}
+	if os.Getenv("ARBORDEMO_OWN_TERMINAL") != "" {
+		restore = takeTerminal() // make demo sets it: see takeTerminal
+	}
+	code := run(context.Background(), os.Args[1:], os.Stderr)
+	restore()
+	os.Exit(code)
 }
 
 // config is what the flags set.
