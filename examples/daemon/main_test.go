@@ -94,7 +94,7 @@ func do(t *testing.T, c *http.Client, method, url, body string) (int, string) {
 }
 
 // The daemon's tree, run in process by daemon.Run: a request in flight and a
-// queued job at the moment of SIGTERM both complete, and the four phases
+// queued job at the moment of SIGTERM both complete, and the three phases
 // run in order.
 func TestShutdownPhasesInOrder(t *testing.T) {
 	ph := newPhases()
