@@ -105,6 +105,8 @@ func TestStartGroupFailures(t *testing.T) {
 		supervisor.WithHook(rec.Hook()), supervisor.WithLogger(zap.New(core)))
 	v := serveAsync(t, s)
 	recv(t, core.blocked, "the supervisor to report last's start")
+	bad1.waitStart(t, 1) // running, so labelled: gone means its exit is queued
+	bad2.waitStart(t, 1)
 	waitGone(t, "root/bad1")
 	waitGone(t, "root/bad2")
 	close(core.release)
