@@ -13,7 +13,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/arborgo/arbor/health"
-	"github.com/arborgo/arbor/internal/shutdown"
 	"github.com/arborgo/arbor/supervisor"
 )
 
@@ -173,7 +172,7 @@ func (d *runner) delayStop(cut <-chan struct{}) (code int, stop bool, undo func(
 func (d *runner) shutdown(cut <-chan struct{}, began time.Time) int {
 	deadline := began.Add(d.budget)
 	// The tree page shows the time left until Run returns.
-	defer shutdown.Announce(d.sup, shutdown.Announcement{Began: began, Deadline: deadline})()
+	defer health.AnnounceShutdown(d.sup, health.Announcement{Began: began, Deadline: deadline})()
 	if d.delay > 0 {
 		code, stop, undo := d.delayStop(cut)
 		defer undo()

@@ -23,7 +23,6 @@ import (
 	"github.com/arborgo/arbor/daemon"
 	"github.com/arborgo/arbor/escalation"
 	"github.com/arborgo/arbor/health"
-	"github.com/arborgo/arbor/internal/shutdown"
 	"github.com/arborgo/arbor/supervisor"
 	"github.com/arborgo/arbor/supervisor/supervisortest"
 )
@@ -620,7 +619,7 @@ func TestRunShutdownDelay(t *testing.T) {
 		t.Errorf("the tree stopped during the delay: %+v %v %q", info, err, j.get())
 	}
 	// The tree page learns the deadline: the budget from the signal on.
-	if a, ok := shutdown.Lookup(sup); !ok || a.Deadline.Sub(a.Began) != 2*time.Hour {
+	if a, ok := health.AnnouncedShutdown(sup); !ok || a.Deadline.Sub(a.Began) != 2*time.Hour {
 		t.Errorf("announcement %+v, %v; want the 2h budget", a, ok)
 	}
 
@@ -636,7 +635,7 @@ func TestRunShutdownDelay(t *testing.T) {
 	if got := j.get(); !slices.Equal(got, []string{"start a", "stop a"}) {
 		t.Errorf("journal %q", got)
 	}
-	if _, ok := shutdown.Lookup(sup); ok {
+	if _, ok := health.AnnouncedShutdown(sup); ok {
 		t.Error("the shutdown is still announced after Run returned")
 	}
 	if n := logs.FilterMessage("shutdown delay cut short: the context ended").Len(); n != 1 {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/arborgo/arbor/internal/shutdown"
+	"github.com/arborgo/arbor/health"
 	"github.com/arborgo/arbor/supervisor"
 )
 
@@ -118,7 +118,7 @@ func (h *handler) serveJSON(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	doc := NewDocument(t, h.opts.clock.Now())
-	a, announced := shutdown.Lookup(h.sup)
+	a, announced := health.AnnouncedShutdown(h.sup)
 	if t.Stopping || announced {
 		doc.Shutdown = &Shutdown{Stopping: t.Stopping}
 		if announced {

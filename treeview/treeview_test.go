@@ -14,8 +14,8 @@ import (
 
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/escalation"
+	"github.com/arborgo/arbor/health"
 	"github.com/arborgo/arbor/internal/runner"
-	"github.com/arborgo/arbor/internal/shutdown"
 	"github.com/arborgo/arbor/strategy"
 	"github.com/arborgo/arbor/supervisor"
 	"github.com/arborgo/arbor/supervisor/supervisortest"
@@ -205,7 +205,7 @@ func TestHandlerDuringShutdown(t *testing.T) {
 	}
 
 	deadline := time.Now().Add(time.Hour)
-	undo := shutdown.Announce(root, shutdown.Announcement{Began: time.Now(), Deadline: deadline})
+	undo := health.AnnounceShutdown(root, health.Announcement{Began: time.Now(), Deadline: deadline})
 	defer undo()
 	if doc := get(); doc.Shutdown == nil || doc.Shutdown.Stopping || doc.Shutdown.Left == "" {
 		t.Errorf("announced shutdown (a delay: not stopping yet) = %+v", doc.Shutdown)
