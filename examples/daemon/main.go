@@ -54,8 +54,9 @@ func main() {
 func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	port := fs.Int("port", 8080, "port of the API on 127.0.0.1 (0: any free port)")
-	adminPort := fs.Int("admin-port", 8081, "port of /livez, /readyz, /debug/arbor/ and /debug/pprof/ on 127.0.0.1 (0: any free port)")
+	host := fs.String("host", "127.0.0.1", "address both listeners bind to (in a container: 0.0.0.0, so the kubelet's probes reach the admin port)")
+	port := fs.Int("port", 8080, "port of the API on -host (0: any free port)")
+	adminPort := fs.Int("admin-port", 8081, "port of /livez, /readyz, /debug/arbor/ and /debug/pprof/ on -host (0: any free port)")
 	duration := fs.Duration("duration", 0, "stop by itself after this long (0: run until SIGINT or SIGTERM)")
 	budget := fs.Duration("shutdown-budget", daemon.DefaultShutdownBudget, "total time the shutdown may take, delay included; keep it under the platform's kill timeout (Kubernetes: 30s)")
 	delay := fs.Duration("shutdown-delay", 0, "after a signal, stay unready but serving this long before stopping ("+daemon.KubernetesShutdownDelay.String()+" behind a Kubernetes Service)")
@@ -84,7 +85,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	defer func() { _ = log.Sync() }()
 	metrics := prom.NewCollector()
 	root, app, err := newTree(Config{
-		Addr:      net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)),
+		Addr:      net.JoinHostPort(*host, strconv.Itoa(*port)),
 		Workers:   *workers,
 		QueueSize: *queue,
 		Budget:    treeBudget,
@@ -98,7 +99,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	metrics.Watch(root)
 
-	adminLn, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*adminPort)))
+	adminLn, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*adminPort)))
 	if err != nil {
 		log.Error("cannot listen for the admin endpoints", zap.Error(err))
 		return daemon.ExitStartFailed
