@@ -35,3 +35,8 @@ cover:
 ## bench: arbor side by side with suture and the plain-goroutine floor, each figure in fresh processes (under 5 minutes on 2 cores; BENCHFLAGS=-quick for about 30 s)
 bench:
 	cd bench && $(GO) run . $(BENCHFLAGS) -out ../docs/benchmarks-latest.txt
+
+.PHONY: test-grpc
+## test-grpc: examples/grpc is a module of its own (so arbor does not depend on gRPC): vet and race-test it
+test-grpc:
+	cd examples/grpc && $(GO) vet ./... && $(GO) test -race -count=1 ./...
