@@ -407,7 +407,10 @@ type lines chan string
 
 func (l lines) Write(p []byte) (int, error) {
 	for _, s := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
-		l <- s
+		select {
+		case l <- s:
+		default: // no one reads any more: never block the logger
+		}
 	}
 	return len(p), nil
 }
