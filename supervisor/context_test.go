@@ -15,12 +15,12 @@ import (
 // per derived context; before the stop it has no error and no deadline.
 func TestIncarnationContext(t *testing.T) {
 	type result struct {
-		before         error
-		deadline       bool
-		derivedErr     error
-		afterRan       bool
-		extra          int
-		doneAfter, err error
+		before     error
+		deadline   bool
+		derivedErr error
+		afterRan   bool
+		extra      int
+		err        error
 	}
 	res := make(chan result, 1)
 	svc := child.Func(func(ctx context.Context) error {

@@ -22,7 +22,7 @@ type options struct {
 	newBackoff   func() BackOff
 	logger       *zap.Logger
 	hooks        []Hook
-	loggerSet    bool // WithLogger was given: a nested supervisor does not inherit its parent's
+	loggerSet    bool          // WithLogger was given: a nested supervisor does not inherit its parent's
 	leakGrace    time.Duration // WithLeakCheck: 0 for no check
 	clock        Clock
 	startTimeout time.Duration
