@@ -39,7 +39,9 @@ type incarnation struct {
 	exited    bool // its exit message has arrived
 	handled   bool // the supervisor has dealt with its end
 	abandoned bool
-	waited    bool // cancelled by the supervisor, which waits for its exit
+	waited    bool  // cancelled by the supervisor, which waits for its exit
+	cutEarly  bool  // cancelled by a shutdown cut at its deadline before the supervisor got to it
+	exitErr   error // what it returned, once its exit has been noted (deferred)
 	started   time.Time
 
 	stopBy atomic.Int64 // UnixNano of the stop deadline; 0 while not stopping or unbounded

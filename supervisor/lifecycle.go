@@ -101,13 +101,33 @@ func (s *Supervisor) begin(ctx context.Context) (*run, error) {
 		return nil, ErrNotBuilt
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cur != nil && !s.cur.stopRequested() {
-		return nil, ErrAlreadyServing
+	if old := s.cur; old != nil {
+		if !old.stopRequested() {
+			s.mu.Unlock()
+			return nil, ErrAlreadyServing
+		}
+		// A run that is only finishing its shutdown (abandoned by its
+		// parent, which restarts it) does not hold up the new one: it ends
+		// by itself, and its result goes to whoever waits on its
+		// lifecycle. But its children's contexts must be cancelled before
+		// the new run starts theirs (a registry name, a port): it is told
+		// to cut them now, and given up to StopGrace to have done so.
+		s.mu.Unlock()
+		old.requestStop(time.Now())
+		grace := time.NewTimer(StopGrace)
+		select {
+		case <-old.cut:
+		case <-old.done:
+		case <-grace.C:
+		}
+		grace.Stop()
+		s.mu.Lock()
+		if s.cur != nil && s.cur != old && !s.cur.stopRequested() {
+			s.mu.Unlock()
+			return nil, ErrAlreadyServing // another Serve began meanwhile
+		}
 	}
-	// A run that is only finishing its shutdown (abandoned by its parent,
-	// for instance, which restarts it) does not hold up the new one: it ends
-	// by itself, and its result goes to whoever waits on its lifecycle.
+	defer s.mu.Unlock()
 	if s.life.taken {
 		s.life = newLifecycle(s.life.id+1, s.opts.clock)
 	}

@@ -25,7 +25,9 @@ type run struct {
 	disp    *dispatcher // its hooks, or those it inherited; nil without any
 	path    string
 
-	tree     string          // the tree's identity (LabelTree): a root's own, or its parent's
+	tree     string        // the tree's identity (LabelTree): a root's own, or its parent's
+	cut      chan struct{} // closed once a cut shutdown has cancelled every child (see begin)
+	cutOnce  sync.Once
 	leaks    leaks           // WithLeakCheck's checks
 	serveCtx context.Context // Serve's ctx: its end asks for a stop
 	base     context.Context // parent of every incarnation's ctx: serveCtx's values, not its cancellation
@@ -139,6 +141,7 @@ func newRun(s *Supervisor, ctx context.Context, l *lifecycle) *run {
 		window:    escalation.NewWindow(s.opts.flags.Intensity),
 	}
 	r.leaks = leaks{r: r, wake: make(chan struct{}, 1)}
+	r.cut = make(chan struct{})
 	if s.opts.simple {
 		r.template = s.specs[0]
 		return r

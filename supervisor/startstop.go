@@ -171,7 +171,7 @@ func (r *run) started(e *entry) {
 // incarnation; exits are handled once the wait is over.
 func (r *run) note(m msg) {
 	if m.exit {
-		m.inc.exited = true
+		m.inc.exited, m.inc.exitErr = true, m.err
 		r.deferred = append(r.deferred, m)
 		return
 	}
@@ -217,18 +217,7 @@ func (r *run) stopChild(e *entry) error {
 		// It ended by itself before the supervisor got to it (its exit is
 		// still deferred, and will be skipped). OTP reports an abnormal reason
 		// as a shutdown_error; nothing is restarted.
-		var returned error
-		for _, m := range r.deferred {
-			if m.inc == inc {
-				returned = m.err
-			}
-		}
-		ev := r.incEvent(ChildStopped, inc, nil)
-		if !child.IsNormal(returned) {
-			ev.Err = returned
-		}
-		ev.Returned = returned
-		r.emit(ev)
+		r.stoppedEarly(inc)
 		return nil
 	}
 	now := r.clock.Now()
@@ -256,9 +245,47 @@ func (r *run) stopChild(e *entry) error {
 		case <-r.stopNote:
 			w.tighten(inc)
 		case <-w.timer:
+			if w.cut && r.stopping {
+				// The shutdown's deadline has passed: every other child is
+				// cut too. Cancel them now, before the report (a profile, a
+				// log line) takes its time: a parent cut at the same moment
+				// may restart this supervisor meanwhile, and an old
+				// incarnation's context must be cancelled before its
+				// replacement starts.
+				r.cancelRunning()
+			}
 			return errors.Join(r.abandon([]*incarnation{inc}, w, now)...)
 		}
 	}
+}
+
+// cancelRunning cancels the context of every running incarnation of the run,
+// during a shutdown whose deadline has passed, without waiting: the
+// shutdown goes on to cut them, and counts what they return as the stop it
+// asked for.
+func (r *run) cancelRunning() {
+	for _, e := range r.byID {
+		if inc := e.inc; inc != nil {
+			inc.cutEarly = true
+			inc.cancel()
+		}
+	}
+	r.cutOnce.Do(func() { close(r.cut) })
+}
+
+// stoppedEarly reports an incarnation whose exit came in before the
+// supervisor got to stop it (its message is deferred, and will be skipped).
+// OTP reports an abnormal reason as a shutdown_error; nothing is restarted.
+// One whose context a cut shutdown had already cancelled (cutEarly) returned
+// because it was asked to: a clean stop.
+func (r *run) stoppedEarly(inc *incarnation) {
+	returned := inc.exitErr
+	ev := r.incEvent(ChildStopped, inc, nil)
+	if !child.IsNormal(returned) && !inc.cutEarly {
+		ev.Err = returned
+	}
+	ev.Returned = returned
+	r.emit(ev)
 }
 
 // stopped records the return of an incarnation the supervisor cancelled and
@@ -478,6 +505,7 @@ func (r *run) stopAll(list []*entry, shutdown time.Duration) []error {
 		}
 		e.inc, e.state, inc.handled = nil, StateStopped, true
 		if inc.exited {
+			r.stoppedEarly(inc)
 			continue
 		}
 		e.state, inc.waited = StateStopping, true
