@@ -1,5 +1,7 @@
 package supervisor
 
+import "time"
+
 // CountProfiles makes every goroutine profile the supervisors take for
 // abandoned children count, and returns the count so far and a function that
 // restores the real profiler.
@@ -7,9 +9,9 @@ func CountProfiles() (count func() int, restore func()) {
 	real := takeStacks
 	n := make(chan int, 1)
 	n <- 0
-	takeStacks = func(tree string) func(string) string {
+	takeStacks = func(tree string, since time.Time) func(string) string {
 		n <- <-n + 1
-		return real(tree)
+		return real(tree, since)
 	}
 	return func() int { v := <-n; n <- v; return v }, func() { takeStacks = real }
 }

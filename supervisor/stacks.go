@@ -3,6 +3,8 @@ package supervisor
 import (
 	"context"
 	"runtime/pprof"
+	"sync"
+	"time"
 
 	"github.com/arborgo/arbor/internal/goroutines"
 )
@@ -58,6 +60,44 @@ func GoroutinesUnder(root string) map[string]Goroutines {
 // takeStacks takes one goroutine profile and returns a function that finds
 // in it the stacks of a path of the tree (as GoroutineStacks does for every
 // tree): a shutdown step that abandons many children profiles once.
-var takeStacks = func(tree string) func(path string) string {
-	return goroutines.Take(LabelKey, goroutines.Label{Key: LabelTree, Value: tree}).Stacks
+var takeStacks = func(tree string, since time.Time) func(path string) string {
+	p := sharedProfile(since)
+	return func(path string) string { return p.Stacks(tree + "\x00" + path) }
+}
+
+// recent is the last goroutine profile taken for abandonment reports,
+// indexed by tree and path, or the one being taken.
+var recent struct {
+	mu      sync.Mutex
+	p       *goroutines.Profile // guarded by mu
+	started time.Time           // guarded by mu: when p began to be taken
+	done    chan struct{}       // guarded by mu: closed once p is taken
+}
+
+// sharedProfile returns a goroutine profile begun no earlier than since (the
+// moment the children to report were cut, in wall-clock time), taking one
+// only if none is, or is being, taken: when a deadline cuts a whole tree,
+// every supervisor in it reports at once, and one profile serves them all.
+func sharedProfile(since time.Time) *goroutines.Profile {
+	recent.mu.Lock()
+	if recent.done != nil && !recent.started.Before(since) {
+		done := recent.done
+		recent.mu.Unlock()
+		<-done
+		recent.mu.Lock()
+		p := recent.p
+		recent.mu.Unlock()
+		return p
+	}
+	done := make(chan struct{})
+	recent.started, recent.done = time.Now(), done
+	recent.mu.Unlock()
+	p := goroutines.TakeJoined(LabelTree, LabelKey)
+	recent.mu.Lock()
+	if recent.done == done {
+		recent.p = p
+	}
+	recent.mu.Unlock()
+	close(done)
+	return p
 }

@@ -399,7 +399,10 @@ func (r *run) abandon(incs []*incarnation, w *stopWait, since time.Time) []error
 			continue
 		}
 		if stacks == nil {
-			stacks = takeStacks(r.tree)
+			// One profile, begun after the cut, may serve every supervisor
+			// of the tree that cuts at this moment.
+			cutAt := time.Now().Add(w.end.Sub(r.clock.Now()))
+			stacks = takeStacks(r.tree, cutAt)
 		}
 		err := &StopTimeoutError{Supervisor: r.path, Child: e.spec.ID, Budget: w.budget(), Deadline: w.cut, Stacks: stacks(e.path)}
 		r.emitSince(r.incEvent(ChildAbandoned, inc, err), since)

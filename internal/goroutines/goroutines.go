@@ -51,9 +51,48 @@ func Take(key string, where ...Label) *Profile {
 	return parse(buf.String(), key, where...)
 }
 
+// TakeJoined takes one goroutine profile now and indexes the records that
+// carry every label of keys by their values joined with NUL, in the order of
+// keys: with keys tree and path, Stacks(tree+"\x00"+path) finds one tree's
+// path and the paths below it.
+func TakeJoined(keys ...string) *Profile {
+	var buf bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
+		return &Profile{}
+	}
+	return parseJoined(buf.String(), keys)
+}
+
+// parseJoined is parse for TakeJoined.
+func parseJoined(text string, keys []string) *Profile {
+	return parseBy(text, func(rec string) (string, bool) {
+		vals := make([]string, len(keys))
+		for i, k := range keys {
+			v, ok := labelValue(rec, k)
+			if !ok {
+				return "", false
+			}
+			vals[i] = v
+		}
+		return strings.Join(vals, "\x00"), true
+	})
+}
+
 // parse indexes the records of text, a goroutine profile at debug level 1,
 // by the value of label key, keeping those that carry every label of where.
 func parse(text, key string, where ...Label) *Profile {
+	return parseBy(text, func(rec string) (string, bool) {
+		v, ok := labelValue(rec, key)
+		if !ok || !carries(rec, where) {
+			return "", false
+		}
+		return v, true
+	})
+}
+
+// parseBy indexes the records of text by the value index gives each, and
+// leaves out those it gives none.
+func parseBy(text string, index func(rec string) (string, bool)) *Profile {
 	// The header shares the first record's paragraph.
 	if rest, ok := strings.CutPrefix(text, "goroutine profile:"); ok {
 		_, text, _ = strings.Cut(rest, "\n")
@@ -67,8 +106,8 @@ func parse(text, key string, where ...Label) *Profile {
 		var rec string
 		rec, text, _ = strings.Cut(text, "\n\n")
 		rec = strings.TrimSpace(rec)
-		v, ok := labelValue(rec, key)
-		if !ok || !carries(rec, where) {
+		v, ok := index(rec)
+		if !ok {
 			continue
 		}
 		all = append(all, labelled{v, record{count: recordCount(rec), text: rec}})
