@@ -65,6 +65,9 @@ var takeStacks = func(tree string, since time.Time) func(path string) string {
 	return func(path string) string { return p.Stacks(tree + "\x00" + path) }
 }
 
+// takeProfile takes the goroutine profile abandonment reports read.
+var takeProfile = func() *goroutines.Profile { return goroutines.TakeJoined(LabelTree, LabelKey) }
+
 // recent is the last goroutine profile taken for abandonment reports,
 // indexed by tree and path, or the one being taken.
 var recent struct {
@@ -92,7 +95,7 @@ func sharedProfile(since time.Time) *goroutines.Profile {
 	done := make(chan struct{})
 	recent.started, recent.done = time.Now(), done
 	recent.mu.Unlock()
-	p := goroutines.TakeJoined(LabelTree, LabelKey)
+	p := takeProfile()
 	recent.mu.Lock()
 	if recent.done == done {
 		recent.p = p
