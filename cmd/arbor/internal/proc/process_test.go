@@ -436,7 +436,22 @@ func TestOrphansComeToTheSubreaper(t *testing.T) {
 	if fields[1] != strconv.Itoa(os.Getpid()) {
 		t.Errorf("orphan's parent is %s; want this process (a subreaper)", fields[1])
 	}
-	_ = syscall.Kill(orphan, syscall.SIGKILL) // reaped by the reaper; the cleanup checks for zombies
+	killAndAwaitReaped(t, orphan)
+}
+
+// killAndAwaitReaped kills an orphan of this process and waits until the
+// reaper has reaped it. Reaping gives the test no event: it polls, bounded.
+func killAndAwaitReaped(t *testing.T, pid int) {
+	t.Helper()
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	deadline := time.Now().Add(failsafe)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Errorf("process %d not reaped", pid)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func TestWaitDelayBoundsAnInheritedPipe(t *testing.T) {
@@ -458,7 +473,7 @@ func TestWaitDelayBoundsAnInheritedPipe(t *testing.T) {
 	}
 	defer sup.Stop(ctx)
 	bg, _ := strconv.Atoi(strings.Fields(waitLine(t, p, "bg"))[1])
-	defer syscall.Kill(bg, syscall.SIGKILL)
+	defer killAndAwaitReaped(t, bg)
 	ev := f.waitEvent(is(supervisor.ChildExited, "a"))
 	if ev.Err != nil {
 		t.Errorf("exit = %v", ev.Err)
