@@ -34,6 +34,7 @@ type client struct {
 
 func newClient(socket string) *client {
 	return &client{socket: socket, http: &http.Client{Transport: &http.Transport{
+		DisableKeepAlives: true, // one command, one request: no idle connection left behind
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", socket)

@@ -111,7 +111,14 @@ func (a *Agent) Handler(stop <-chan struct{}) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_ = runpprof.Lookup("goroutine").WriteTo(w, 2)
 	})
+	methods := map[string]string{"/v1/tree": "GET", "/v1/status": "GET", "/v1/start": "POST", "/v1/stop": "POST",
+		"/v1/restart": "POST", "/v1/signal": "POST", "/v1/reload": "POST", "/v1/logs": "GET", "/v1/debug/stacks": "GET"}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if m, ok := methods[r.URL.Path]; ok {
+			w.Header().Set("Allow", m)
+			writeError(w, http.StatusMethodNotAllowed, fmt.Errorf("%s %s: use %s", r.Method, r.URL.Path, m))
+			return
+		}
 		writeError(w, http.StatusNotFound, fmt.Errorf("no endpoint %s %s", r.Method, r.URL.Path))
 	})
 	return mux

@@ -40,13 +40,15 @@ func ListenControl(path string) (net.Listener, error) {
 		ln.Close()
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	return &peerListener{Listener: ln, uid: os.Geteuid()}, nil
+	return &peerListener{Listener: ln, uid: os.Geteuid(), allowRoot: true}, nil
 }
 
-// peerListener accepts only connections whose peer is uid or root.
+// peerListener accepts only connections whose peer is uid (or root, if
+// allowRoot).
 type peerListener struct {
 	net.Listener
-	uid int
+	uid       int
+	allowRoot bool
 }
 
 func (l *peerListener) Accept() (net.Conn, error) {
@@ -55,7 +57,7 @@ func (l *peerListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := checkPeer(c, l.uid); err != nil {
+		if err := checkPeer(c, l.uid, l.allowRoot); err != nil {
 			c.Close()
 			continue
 		}
@@ -66,7 +68,7 @@ func (l *peerListener) Accept() (net.Conn, error) {
 // errPeer: the peer of a control connection is another user.
 var errPeer = errors.New("control socket: connection from another user")
 
-func checkPeer(c net.Conn, uid int) error {
+func checkPeer(c net.Conn, uid int, allowRoot bool) error {
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
 		return errPeer
@@ -85,7 +87,7 @@ func checkPeer(c net.Conn, uid int) error {
 	if credErr != nil {
 		return credErr
 	}
-	if int(cred.Uid) != uid && cred.Uid != 0 {
+	if int(cred.Uid) != uid && (cred.Uid != 0 || !allowRoot) {
 		return errPeer
 	}
 	return nil
