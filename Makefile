@@ -40,3 +40,8 @@ bench:
 ## test-grpc: examples/grpc is a module of its own (so arbor does not depend on gRPC): vet and race-test it
 test-grpc:
 	cd examples/grpc && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+
+.PHONY: cli
+## cli: build the process supervisor command to bin/arbor (docs/cli.md)
+cli:
+	$(GO) build -o bin/arbor ./cmd/arbor
