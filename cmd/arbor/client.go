@@ -151,43 +151,11 @@ func addClientCmds(root *cobra.Command, g *globalFlags) {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer cancel()
-			c := newClient(g.socket)
-			tick := time.NewTicker(time.Second)
-			defer tick.Stop()
-			for {
-				var t agent.TreeResponse
-				if err := c.do(ctx, "GET", "/v1/tree", nil, &t); err != nil {
-					if ctx.Err() != nil {
-						return nil
-					}
-					return err
-				}
-				out := cmd.OutOrStdout()
-				if watch && !treeJSON {
-					fmt.Fprint(out, "\x1b[H\x1b[2J")
-				}
-				if treeJSON {
-					enc := json.NewEncoder(out)
-					if !watch {
-						enc.SetIndent("", "  ")
-					}
-					_ = enc.Encode(t)
-				} else {
-					printTree(out, &t)
-				}
-				if !watch {
-					return nil
-				}
-				select {
-				case <-tick.C:
-				case <-ctx.Done():
-					return nil
-				}
-			}
+			return runTree(ctx, newClient(g.socket), cmd.OutOrStdout(), treeJSON, watch)
 		},
 	}
-	tree.Flags().BoolVar(&treeJSON, "json", false, "print JSON (one document per line with --watch)")
-	tree.Flags().BoolVar(&watch, "watch", false, "redraw every second until interrupted")
+	tree.Flags().BoolVar(&treeJSON, "json", false, "print JSON (with --watch: the tree, then one event per line)")
+	tree.Flags().BoolVar(&watch, "watch", false, "redraw the tree on every event until interrupted")
 
 	verb := func(name, short string) *cobra.Command {
 		return &cobra.Command{
@@ -298,6 +266,95 @@ func addClientCmds(root *cobra.Command, g *globalFlags) {
 		verb("stop", "Stop a child (it stays stopped until started)"),
 		verb("restart", "Stop a child and start it again (also clears a failed start)"),
 		sig, reload, logs, debug)
+}
+
+// runTree prints the tree; with watch, it redraws it on every event (or,
+// with asJSON, prints each event as a JSON line) until ctx ends.
+func runTree(ctx context.Context, c *client, out io.Writer, asJSON, watch bool) error {
+	draw := func() error {
+		var t agent.TreeResponse
+		if err := c.do(ctx, "GET", "/v1/tree", nil, &t); err != nil {
+			return err
+		}
+		if asJSON {
+			enc := json.NewEncoder(out)
+			if !watch {
+				enc.SetIndent("", "  ")
+			}
+			return enc.Encode(t)
+		}
+		if watch {
+			fmt.Fprint(out, "\x1b[H\x1b[2J")
+		}
+		printTree(out, &t)
+		return nil
+	}
+	if !watch {
+		return draw()
+	}
+	// Subscribe before the first draw, so that no change falls between.
+	resp, err := c.open(ctx, "GET", "/v1/events", nil)
+	if err != nil {
+		return err
+	}
+	lines := make(chan []byte)
+	quit := make(chan struct{})
+	readerDone := make(chan struct{})
+	go func() { // ends at the end of the stream, or when quit is closed
+		defer close(readerDone)
+		defer close(lines)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			select {
+			case lines <- append([]byte(nil), sc.Bytes()...):
+			case <-quit:
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(quit)
+		resp.Body.Close() // unblocks the scanner
+		<-readerDone
+	}()
+	if err := draw(); err != nil {
+		return err
+	}
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("arbor closed the event stream")
+			}
+			if asJSON {
+				fmt.Fprintln(out, string(l))
+				continue
+			}
+			// Redraw once for a burst of events.
+		drain:
+			for {
+				select {
+				case _, ok := <-lines:
+					if !ok {
+						break drain
+					}
+				default:
+					break drain
+				}
+			}
+			if err := draw(); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
 func printStatus(w io.Writer, rows []agent.Row, now time.Time) {

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -227,8 +229,31 @@ func TestRunClientsReloadAndCleanStop(t *testing.T) {
 	if code, out, _ := d.cli("tree"); code != 0 || !strings.Contains(out, "  calm running pid") {
 		t.Errorf("tree: %d %s", code, out)
 	}
+	// tree --watch --json: the tree, then the events as they happen.
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	watchDone := make(chan error, 1)
+	go func() { // ends when ctx is cancelled
+		err := runTree(ctx, newClient(d.socket), pw, true, true)
+		pw.Close()
+		watchDone <- err
+	}()
+	watch := bufio.NewScanner(pr)
+	if !watch.Scan() || !strings.Contains(watch.Text(), `"path":"root/calm"`) {
+		t.Fatalf("watch: first line %q, %v", watch.Text(), watch.Err())
+	}
 	if code, out, _ := d.cli("stop", "root/calm"); code != 0 || !strings.Contains(out, "stopped") {
 		t.Errorf("stop: %d %s", code, out)
+	}
+	for watch.Scan() && !strings.Contains(watch.Text(), `"kind":"child_stopped"`) {
+	}
+	if !strings.Contains(watch.Text(), `"child":"calm"`) {
+		t.Errorf("watch: last line %q, %v", watch.Text(), watch.Err())
+	}
+	cancel()
+	go io.Copy(io.Discard, pr) // ends when pw is closed
+	if err := <-watchDone; err != nil {
+		t.Errorf("watch: %v", err)
 	}
 	if code, out, _ := d.cli("status"); code != 1 || !strings.Contains(out, "root/calm") {
 		t.Errorf("status with a stopped permanent child: exit %d; want 1\n%s", code, out)

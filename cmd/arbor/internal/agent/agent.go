@@ -29,6 +29,7 @@ type Agent struct {
 	collector *prom.Collector
 	started   time.Time
 
+	events   broadcaster
 	reloadMu sync.Mutex // serialises reloads
 
 	mu    sync.Mutex
@@ -87,6 +88,7 @@ func (a *Agent) options(s *treefile.Supervisor) []supervisor.Option {
 		supervisor.WithLogger(a.log),
 		supervisor.WithHook(a.collector.Hook()),
 		supervisor.WithHook(a.crashReport),
+		supervisor.WithHook(a.events.hook),
 	}
 	if b := s.Backoff; b != nil {
 		opts = append(opts, supervisor.WithBackoff(func() supervisor.BackOff {

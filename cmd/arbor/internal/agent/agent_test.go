@@ -366,3 +366,19 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestLogsFollow(t *testing.T) {
+	f := newFixture(t, treeAB)
+	resp, err := f.srv.Client().Get(f.srv.URL + "/v1/logs?path=root/a&n=0&follow=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if code, body := f.call("POST", "/v1/restart", `{"path": "root/a"}`); code != 200 {
+		t.Fatalf("restart: %d %s", code, body)
+	}
+	var l proc.Line
+	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil || l.Text != "hello a" || l.PID != f.pids()["root/a"] {
+		t.Errorf("followed line = %+v, %v", l, err)
+	}
+}

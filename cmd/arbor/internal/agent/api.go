@@ -107,12 +107,13 @@ func (a *Agent) Handler(stop <-chan struct{}) http.Handler {
 	mux.HandleFunc("POST /v1/signal", a.control(a.signal))
 	mux.HandleFunc("POST /v1/reload", a.handleReload)
 	mux.HandleFunc("GET /v1/logs", func(w http.ResponseWriter, r *http.Request) { a.handleLogs(w, r, stop) })
+	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) { a.handleEvents(w, r, stop) })
 	mux.HandleFunc("GET /v1/debug/stacks", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_ = runpprof.Lookup("goroutine").WriteTo(w, 2)
 	})
 	methods := map[string]string{"/v1/tree": "GET", "/v1/status": "GET", "/v1/start": "POST", "/v1/stop": "POST",
-		"/v1/restart": "POST", "/v1/signal": "POST", "/v1/reload": "POST", "/v1/logs": "GET", "/v1/debug/stacks": "GET"}
+		"/v1/restart": "POST", "/v1/signal": "POST", "/v1/reload": "POST", "/v1/logs": "GET", "/v1/events": "GET", "/v1/debug/stacks": "GET"}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if m, ok := methods[r.URL.Path]; ok {
 			w.Header().Set("Allow", m)
@@ -335,12 +336,14 @@ func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request, stop <-chan s
 	enc := json.NewEncoder(w)
 	flusher, _ := w.(http.Flusher)
 	var seq uint64
-	first := true
+	if n == 0 { // no history: start after the last line kept
+		if last, _ := p.Logs().Since(0, 1); len(last) == 1 {
+			seq = last[0].Seq
+		}
+	}
 	for {
 		lines, changed := p.Logs().Since(seq, n)
-		if first {
-			first, n = false, 0
-		}
+		n = 0 // the limit is for the history only
 		for _, l := range lines {
 			if err := enc.Encode(l); err != nil {
 				return
@@ -355,6 +358,35 @@ func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request, stop <-chan s
 		}
 		select {
 		case <-changed:
+		case <-r.Context().Done():
+			return
+		case <-stop:
+			return
+		}
+	}
+}
+
+// handleEvents streams supervisor events, one JSON object per line, until
+// the client goes away or the daemon stops.
+func (a *Agent) handleEvents(w http.ResponseWriter, r *http.Request, stop <-chan struct{}) {
+	events, cancel := a.events.subscribe()
+	defer cancel()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	enc := json.NewEncoder(w)
+	for {
+		select {
+		case ev := <-events:
+			if err := enc.Encode(ev); err != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
 		case <-r.Context().Done():
 			return
 		case <-stop:
