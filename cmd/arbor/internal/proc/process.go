@@ -228,6 +228,7 @@ func (p *Process) Serve(ctx context.Context) (err error) {
 	// known: the gate holds their first line until it is.
 	gate := make(chan struct{})
 	var writers []*lineWriter
+	files := map[string]*rotatingFile{}
 	for _, name := range []string{"stdout", "stderr"} {
 		st := cfg.Logs.Stdout
 		if name == "stderr" {
@@ -245,11 +246,15 @@ func (p *Process) Serve(ctx context.Context) (err error) {
 				w = os.Stderr
 			}
 		case LogFile:
-			f, err := os.OpenFile(st.Path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-			if err != nil {
-				return fmt.Errorf("logs: %s: %w", name, err)
+			f := files[st.Path] // stdout and stderr may share a file
+			if f == nil {
+				var err error
+				if f, err = openRotating(st.Path, LogFileMaxSize, LogFileBackups); err != nil {
+					return fmt.Errorf("logs: %s: %w", name, err)
+				}
+				files[st.Path] = f
+				cleanups = append(cleanups, func() { f.Close() })
 			}
-			cleanups = append(cleanups, func() { f.Close() })
 			w = f
 		}
 		if name == "stdout" {

@@ -530,3 +530,51 @@ func TestParseSignal(t *testing.T) {
 		}
 	}
 }
+
+func TestRotatingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.log")
+	r, err := openRotating(path, 10, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"aaaaaa\n", "bbbbbb\n", "cccccc\n", "dddddd\n"} {
+		if _, err := r.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Close()
+	for name, want := range map[string]string{"out.log": "dddddd\n", "out.log.1": "cccccc\n", "out.log.2": "bbbbbb\n"} {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(path), name))
+		if err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", name, b, err, want)
+		}
+	}
+	if _, err := os.Stat(path + ".3"); err == nil {
+		t.Error("more backups than asked for")
+	}
+}
+
+func TestLogFile(t *testing.T) {
+	f := newFixture(t)
+	path := filepath.Join(t.TempDir(), "a.log")
+	p := f.proc("a", sh("echo out; echo err >&2; exit 0"))
+	p.cfg.Logs.Stdout = Stream{Mode: LogFile, Path: path}
+	p.cfg.Logs.Stderr = Stream{Mode: LogFile, Path: path}
+	p.cfg.Readiness = Readiness{Kind: ReadyUptime, Uptime: ReadyAtOnce, Timeout: failsafe}
+	specs := []child.Spec{p.Spec("a", child.Transient)}
+	sup, err := supervisor.New("root", specs, supervisor.WithHook(func(ev supervisor.Event) { f.events <- ev }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), failsafe)
+	defer cancel()
+	if err := sup.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer sup.Stop(ctx)
+	f.waitEvent(is(supervisor.ChildExited, "a"))
+	b, err := os.ReadFile(path)
+	if err != nil || (string(b) != "out\nerr\n" && string(b) != "err\nout\n") {
+		t.Errorf("log file = %q, %v", b, err)
+	}
+}
