@@ -167,13 +167,24 @@ func runDaemon(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 			}
 		}
 	})
-	wg.Go(func() { // ends once the tree is ready or the daemon returns
-		select {
-		case <-a.Root().Ready():
-			sdNotify("READY=1\nSTATUS=tree started")
-		case <-stop:
-		}
-	})
+	if os.Getenv("NOTIFY_SOCKET") != "" {
+		events, unsubscribe := a.Subscribe()
+		wg.Go(func() { // ends when stop is closed
+			defer unsubscribe()
+			ready := a.Root().Ready()
+			for {
+				select {
+				case <-ready:
+					ready = nil
+					sdNotify("READY=1\nSTATUS=" + a.Summary(ctx))
+				case <-events:
+					sdNotify("STATUS=" + a.Summary(ctx))
+				case <-stop:
+					return
+				}
+			}
+		})
+	}
 
 	code := daemon.Run(ctx, a.Root(), daemon.WithLogger(log), daemon.WithShutdownBudget(budget), daemon.WithSignals(toDaemon))
 	if code == daemon.ExitForced {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,7 +32,8 @@ type daemonProc struct {
 	exited chan error
 }
 
-func startDaemon(t *testing.T, tree string) *daemonProc {
+// startDaemon runs arbor on tree, with env added to its environment.
+func startDaemon(t *testing.T, tree string, env ...string) *daemonProc {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "arbor-run-") // short: a socket path has at most 108 bytes
 	if err != nil {
@@ -44,6 +46,7 @@ func startDaemon(t *testing.T, tree string) *daemonProc {
 		t.Fatal(err)
 	}
 	d.cmd = exec.Command(arborBin, "run", "--socket", d.socket, "--http", "", "-c", d.tree)
+	d.cmd.Env = append(os.Environ(), env...)
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -309,5 +312,44 @@ func TestRunClientsReloadAndCleanStop(t *testing.T) {
 	}
 	if _, err := os.Stat(d.socket); err == nil {
 		t.Error("socket left behind")
+	}
+}
+
+func TestRunNotifiesSystemd(t *testing.T) {
+	dir, err := os.MkdirTemp("", "arbor-sd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	d := startDaemon(t, calmTree, "NOTIFY_SOCKET="+sock)
+	read := func(want string) string {
+		t.Helper()
+		buf := make([]byte, 4096)
+		conn.SetReadDeadline(time.Now().Add(failsafe))
+		for {
+			n, _, err := conn.ReadFromUnix(buf)
+			if err != nil {
+				t.Fatalf("waiting for %q: %v", want, err)
+			}
+			if msg := string(buf[:n]); strings.Contains(msg, want) {
+				return msg
+			}
+		}
+	}
+	if msg := read("READY=1"); !strings.Contains(msg, "STATUS=2 processes: 2 running") {
+		t.Errorf("ready message %q", msg)
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	read("STOPPING=1")
+	if code := d.wait(); code != 0 {
+		t.Errorf("exit %d", code)
 	}
 }

@@ -169,6 +169,35 @@ func (a *Agent) snapshot(ctx context.Context) (*TreeResponse, error) {
 	return resp, nil
 }
 
+// Summary describes the tree in one line, such as "5 processes: 4 running,
+// 1 restarting", for systemd's STATUS=.
+func (a *Agent) Summary(ctx context.Context) string {
+	resp, err := a.snapshot(ctx)
+	if err != nil {
+		return "tree not answering: " + err.Error()
+	}
+	counts := map[string]int{}
+	total := 0
+	var walk func(n *treeview.Node)
+	walk = func(n *treeview.Node) {
+		if n.Kind == "worker" {
+			counts[n.State]++
+			total++
+		}
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	walk(resp.Tree.Root)
+	parts := []string{}
+	for _, st := range []string{"running", "starting", "restarting", "stopping", "stopped"} {
+		if counts[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
+		}
+	}
+	return fmt.Sprintf("%d processes: %s", total, strings.Join(parts, ", "))
+}
+
 func (a *Agent) handleTree(w http.ResponseWriter, r *http.Request) {
 	resp, err := a.snapshot(r.Context())
 	if err != nil {

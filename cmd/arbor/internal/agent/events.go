@@ -18,6 +18,11 @@ type Event struct {
 	Error       string    `json:"error,omitempty"`
 }
 
+// Subscribe returns a channel of every event of the tree from now on, and
+// the function that ends the subscription. A subscriber that falls more than
+// a few hundred events behind misses some.
+func (a *Agent) Subscribe() (<-chan Event, func()) { return a.events.subscribe() }
+
 // subscriberBuffer is how many events a slow subscriber may lag behind
 // before it misses some; a hook must never block its supervisor's events.
 const subscriberBuffer = 256
