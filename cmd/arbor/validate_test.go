@@ -65,3 +65,11 @@ func TestValidateMissingFile(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, errs)
 	}
 }
+
+func TestRunRefusesAnInvalidFile(t *testing.T) {
+	p := writeFile(t, "bad.yaml", "version: 1\nroot:\n  children:\n    - {name: a, command: x, restart: sometimes}\n")
+	code, _, errs := runCLI(t, "run", "--socket", filepath.Join(t.TempDir(), "s"), "--http", "", "-c", p)
+	if code != exitInvalid || !strings.Contains(errs, "bad.yaml:4:38: root.children[0].restart") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	runpprof "runtime/pprof"
 	"strconv"
 	"strings"
@@ -157,7 +158,11 @@ func (a *Agent) snapshot(ctx context.Context) (*TreeResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp := &TreeResponse{Node: a.File().Node, StartedAt: a.started, Tree: treeview.NewDocument(t, time.Now()),
+	node := a.File().Node
+	if node == "" {
+		node, _ = os.Hostname()
+	}
+	resp := &TreeResponse{Node: node, StartedAt: a.started, Tree: treeview.NewDocument(t, time.Now()),
 		Processes: map[string]ProcessInfo{}}
 	a.mu.Lock()
 	for path, p := range a.procs {
