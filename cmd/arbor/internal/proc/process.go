@@ -194,7 +194,7 @@ func (p *Process) Serve(ctx context.Context) (err error) {
 	}()
 
 	// Readiness channels the process inherits.
-	var notifyR *os.File
+	var notifyR, notifyW *os.File
 	var notifyConn *net.UnixConn
 	switch cfg.Readiness.Kind {
 	case ReadyFD:
@@ -203,7 +203,7 @@ func (p *Process) Serve(ctx context.Context) (err error) {
 			return err
 		}
 		cleanups = append(cleanups, func() { r.Close() })
-		defer w.Close() // the parent's copy: closed once the child has it
+		notifyW = w
 		cmd.ExtraFiles = make([]*os.File, cfg.Readiness.FD-2)
 		cmd.ExtraFiles[cfg.Readiness.FD-3] = w
 		notifyR = r
@@ -265,6 +265,11 @@ func (p *Process) Serve(ctx context.Context) (err error) {
 	}
 
 	exited, err := p.reaper.Start(cmd)
+	if notifyW != nil {
+		// The child has its copy now: with the parent's closed, the read
+		// sees EOF once the child closes it or exits without a newline.
+		notifyW.Close()
+	}
 	if err != nil {
 		close(gate)
 		return fmt.Errorf("start %s: %w", cfg.Command, err)
@@ -313,7 +318,8 @@ func (p *Process) Serve(ctx context.Context) (err error) {
 		finishProbe()
 		ws = p.stop(ctx, pid, exited)
 	}
-	_ = cmd.Wait() // releases the pipes; the status went to the reaper (ECHILD)
+	_ = cmd.Wait()            // releases the pipes; the status went to the reaper (ECHILD)
+	_ = cmd.Process.Release() // and the pidfd, which a failed Wait keeps
 	for _, w := range writers {
 		w.flush()
 	}
@@ -558,5 +564,6 @@ func (p *Process) execProbe(ctx context.Context, argv []string) bool {
 		ws = <-exited
 	}
 	_ = cmd.Wait()
+	_ = cmd.Process.Release()
 	return ws.Exited() && ws.ExitStatus() == 0
 }
