@@ -187,9 +187,6 @@ func runDaemon(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 	}
 
 	code := daemon.Run(ctx, a.Root(), daemon.WithLogger(log), daemon.WithShutdownBudget(budget), daemon.WithSignals(toDaemon))
-	if code == daemon.ExitForced {
-		a.KillAll()
-	}
 	if code != exitOK {
 		return &exitError{code: code}
 	}
