@@ -382,3 +382,70 @@ func TestLogsFollow(t *testing.T) {
 		t.Errorf("followed line = %+v, %v", l, err)
 	}
 }
+
+const treeNested = `version: 1
+root:
+  intensity: 5
+  period: 1m
+  children:
+    - name: a
+      command: /bin/sh
+      args: ["-c", "echo >&3; exec sleep 1000"]
+      readiness: {notify: fd:3}
+    - name: group
+      kind: supervisor
+      strategy: one_for_one
+      children:
+        - name: x
+          command: /bin/sh
+          args: ["-c", "echo >&3; exec sleep 1000"]
+          readiness: {notify: fd:3}
+        - name: y
+          command: /bin/sh
+          args: ["-c", "echo >&3; exec sleep 1000"]
+          readiness: {notify: fd:3}
+`
+
+func TestReloadNested(t *testing.T) {
+	f := newFixture(t, treeNested)
+	before := f.pids()
+	// The nested supervisor's strategy changes in place, z is added to it,
+	// and nothing that was running is restarted.
+	next := strings.Replace(treeNested, "strategy: one_for_one", "strategy: rest_for_one", 1) + `        - name: z
+          command: /bin/sh
+          args: ["-c", "echo >&3; exec sleep 1000"]
+          readiness: {notify: fd:3}
+`
+	if err := os.WriteFile(f.path, []byte(next), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, body := f.call("POST", "/v1/reload", `{}`)
+	var plan Plan
+	if code != 200 || json.Unmarshal([]byte(body), &plan) != nil || strings.Join(plan.Added, ",") != "root/group/z" ||
+		strings.Join(plan.Changed, ",") != "root/group" {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	after := f.pids()
+	for _, p := range []string{"root/a", "root/group/x", "root/group/y"} {
+		if after[p] != before[p] {
+			t.Errorf("%s restarted by the reload: %d → %d", p, before[p], after[p])
+		}
+	}
+	if after["root/group/z"] == 0 {
+		t.Errorf("root/group/z not started: %v", after)
+	}
+	// The new strategy is in force.
+	ctx, cancel := context.WithTimeout(context.Background(), failsafe)
+	defer cancel()
+	f.a.mu.Lock()
+	group := f.a.sups["root/group"]
+	f.a.mu.Unlock()
+	info, err := group.Info(ctx)
+	if err != nil || info.Strategy.String() != "rest_for_one" {
+		t.Errorf("strategy = %v, %v", info.Strategy, err)
+	}
+	// The control verbs reach the new child.
+	if code, body := f.call("POST", "/v1/stop", `{"path": "root/group/z"}`); code != 200 {
+		t.Errorf("stop z: %d %s", code, body)
+	}
+}

@@ -578,3 +578,55 @@ func TestLogFile(t *testing.T) {
 		t.Errorf("log file = %q, %v", b, err)
 	}
 }
+
+func TestEnvironment(t *testing.T) {
+	f := newFixture(t)
+	envFile := filepath.Join(t.TempDir(), "env")
+	if err := os.WriteFile(envFile, []byte("# comment\nA=from-file\nexport B='quoted'\n\nC=file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ARBOR_TEST_INHERITED", "yes")
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		clear bool
+		want  string
+	}{{false, "env from-file quoted env yes " + dir}, {true, "env from-file quoted env " + dir}} {
+		p := f.proc("a", sh(`echo env $A $B $C $ARBOR_TEST_INHERITED $(pwd); echo >&3; exec sleep 1000`))
+		p.cfg.Command = "sh" // looked up in arbor's PATH, even with clear_env
+		p.cfg.EnvFile, p.cfg.ClearEnv, p.cfg.Dir = envFile, tc.clear, dir
+		p.cfg.Env = map[string]string{"C": "env"}
+		p.cfg.Readiness = Readiness{Kind: ReadyFD, FD: 3, Timeout: failsafe}
+		sup, err := f.start(strategy.OneForOne, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := waitLine(t, p, "env "); got != tc.want {
+			t.Errorf("clear_env %v: %q; want %q", tc.clear, got, tc.want)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), failsafe)
+		sup.Stop(ctx)
+		cancel()
+	}
+
+	bad := f.proc("bad", sh("exit 0"))
+	bad.cfg.EnvFile = filepath.Join(dir, "missing")
+	if _, err := f.start(strategy.OneForOne, bad); err == nil || !strings.Contains(err.Error(), "env_file") {
+		t.Errorf("missing env_file: %v", err)
+	}
+}
+
+func TestUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	f := newFixture(t)
+	p := f.proc("a", sh("echo uid $(id -u); echo >&3; exec sleep 1000"))
+	p.cfg.User = "65534"
+	p.cfg.Readiness = Readiness{Kind: ReadyFD, FD: 3, Timeout: failsafe}
+	if _, err := f.start(strategy.OneForOne, p); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitLine(t, p, "uid "); got != "uid 65534" {
+		t.Errorf("%q; want uid 65534", got)
+	}
+}
