@@ -229,6 +229,9 @@ func TestRunClientsReloadAndCleanStop(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "root/chatty") || !strings.Contains(out, "running") {
 		t.Errorf("status: %d %s %s", code, out, errs)
 	}
+	if code, out, _ := d.cli("__complete", "restart", "root/c"); code != 0 || !strings.Contains(out, "root/calm\nroot/chatty\n") {
+		t.Errorf("completion: %d %q", code, out)
+	}
 	if code, out, _ := d.cli("tree"); code != 0 || !strings.Contains(out, "  calm running pid") {
 		t.Errorf("tree: %d %s", code, out)
 	}
