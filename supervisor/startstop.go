@@ -273,6 +273,22 @@ func (r *run) cancelRunning() {
 	r.cutOnce.Do(func() { close(r.cut) })
 }
 
+// abandonments appends every *StopTimeoutError in err's tree to out.
+func abandonments(err error, out []error) []error {
+	switch e := err.(type) {
+	case nil:
+	case *StopTimeoutError:
+		out = append(out, e)
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			out = abandonments(inner, out)
+		}
+	case interface{ Unwrap() error }:
+		out = abandonments(e.Unwrap(), out)
+	}
+	return out
+}
+
 // stoppedEarly reports an incarnation whose exit came in before the
 // supervisor got to stop it (its message is deferred, and will be skipped).
 // OTP reports an abnormal reason as a shutdown_error; nothing is restarted.
@@ -299,7 +315,10 @@ func (r *run) stopped(inc *incarnation, err error, since time.Time) (nested erro
 	e.state = StateStopped
 	r.setExit(e, err, true)
 	if errors.Is(err, ErrStopTimeout) {
-		nested = err
+		// Only its abandonments: a nested supervisor stopped while it was
+		// cleaning up after a failed start also returns that *StartError,
+		// which is no result of this stop.
+		nested = errors.Join(abandonments(err, nil)...)
 		r.keepForStop(nested)
 	}
 	ev := r.incEvent(ChildStopped, inc, cmp.Or(panicOrGoexit(err), nested))
