@@ -1,0 +1,171 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/cluster"
+	"github.com/arborgo/arbor/supervisor"
+)
+
+// journal is a shared, ordered record of what happened.
+type journal struct {
+	mu    sync.Mutex
+	lines []string
+	ch    chan string
+}
+
+func newJournal() *journal { return &journal{ch: make(chan string, 64)} }
+
+func (j *journal) add(s string) {
+	j.mu.Lock()
+	j.lines = append(j.lines, s)
+	j.mu.Unlock()
+	j.ch <- s
+}
+
+// expect waits for the next line and checks it.
+func (j *journal) expect(t *testing.T, want string) {
+	t.Helper()
+	select {
+	case got := <-j.ch:
+		if got != want {
+			t.Fatalf("next event = %q; want %q", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %q", want)
+	}
+}
+
+// fakeElector grants every campaign at once, with a term the test controls.
+type fakeElector struct {
+	j      *journal
+	margin time.Duration
+	mu     sync.Mutex
+	rev    int64
+	terms  chan *fakeLease
+}
+
+func newFakeElector(j *journal) *fakeElector {
+	return &fakeElector{j: j, margin: time.Second, terms: make(chan *fakeLease, 8)}
+}
+
+func (e *fakeElector) Margin() time.Duration { return e.margin }
+
+func (e *fakeElector) Campaign(ctx context.Context, name string) (cluster.Lease, error) {
+	e.mu.Lock()
+	e.rev++
+	l := &fakeLease{j: e.j, tok: cluster.Token{Key: name, Revision: e.rev}, lost: make(chan struct{})}
+	e.mu.Unlock()
+	e.j.add("granted")
+	e.terms <- l
+	return l, nil
+}
+
+type fakeLease struct {
+	j        *journal
+	tok      cluster.Token
+	lost     chan struct{}
+	loseOnce sync.Once
+}
+
+func (l *fakeLease) Token() cluster.Token  { return l.tok }
+func (l *fakeLease) Lost() <-chan struct{} { return l.lost }
+func (l *fakeLease) lose()                 { l.loseOnce.Do(func() { close(l.lost) }) }
+func (l *fakeLease) Release(context.Context) error {
+	l.j.add("released")
+	return nil
+}
+
+// worker records its start (with its token) and its return.
+func worker(j *journal) child.Func {
+	return func(ctx context.Context) error {
+		tok, ok := cluster.TokenFrom(ctx)
+		if !ok {
+			j.add("started without token")
+			return errors.New("no token")
+		}
+		j.add("started " + tok.String())
+		<-ctx.Done()
+		j.add("stopped")
+		return nil
+	}
+}
+
+func TestSingletonStepsDownBeforeRelease(t *testing.T) {
+	j := newJournal()
+	e := newFakeElector(j)
+	spec, err := cluster.Singleton(child.Spec{ID: "s", Service: worker(j), Shutdown: 500 * time.Millisecond}, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup, err := supervisor.New("root", []child.Spec{spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sup.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	j.expect(t, "granted")
+	j.expect(t, "started s@1")
+	(<-e.terms).lose()
+	j.expect(t, "stopped")
+	j.expect(t, "released")
+	// A lost term is not an exit: the candidate campaigns again.
+	j.expect(t, "granted")
+	j.expect(t, "started s@2")
+	<-e.terms
+	// A hand-off: stop the child, await its return, then release.
+	if err := sup.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	j.expect(t, "stopped")
+	j.expect(t, "released")
+}
+
+func TestSingletonBudgetMustFitMargin(t *testing.T) {
+	e := newFakeElector(newJournal())
+	svc := child.Func(func(context.Context) error { return nil })
+	for _, d := range []time.Duration{0 /* default 5 s */, time.Second, child.Infinity, child.BrutalKill} {
+		_, err := cluster.Singleton(child.Spec{ID: "s", Service: svc, Shutdown: d}, e)
+		if !errors.Is(err, cluster.ErrBudget) {
+			t.Errorf("Shutdown %v: err = %v; want ErrBudget", d, err)
+		}
+	}
+	if _, err := cluster.Singleton(child.Spec{ID: "s", Service: svc, Shutdown: time.Second}, nil); !errors.Is(err, cluster.ErrNilElector) {
+		t.Errorf("nil elector: err = %v; want ErrNilElector", err)
+	}
+	if _, err := cluster.Singleton(child.Spec{ID: "s"}, e); !errors.Is(err, child.ErrInvalidSpec) {
+		t.Errorf("no service: err = %v; want child.ErrInvalidSpec", err)
+	}
+}
+
+func TestSingletonReleasesWhenChildReturns(t *testing.T) {
+	j := newJournal()
+	e := newFakeElector(j)
+	boom := errors.New("boom")
+	var hooks []cluster.Leadership
+	spec, err := cluster.Singleton(child.Spec{ID: "s", Restart: child.Temporary, Shutdown: 100 * time.Millisecond,
+		Service: child.Func(func(ctx context.Context) error { j.add("ran"); return boom })}, e,
+		cluster.WithName("job"), cluster.WithLeadershipHook(func(l cluster.Leadership) { hooks = append(hooks, l) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := spec.Service.Serve(context.Background()); !errors.Is(err, boom) {
+		t.Fatalf("Serve = %v; want boom", err)
+	}
+	j.expect(t, "granted")
+	j.expect(t, "ran")
+	j.expect(t, "released")
+	want := []cluster.Leadership{
+		{Name: "job", Token: cluster.Token{Key: "job", Revision: 1}, Leading: true},
+		{Name: "job", Token: cluster.Token{Key: "job", Revision: 1}},
+	}
+	if len(hooks) != 2 || hooks[0] != want[0] || hooks[1] != want[1] {
+		t.Fatalf("hooks = %+v; want %+v", hooks, want)
+	}
+}
