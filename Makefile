@@ -3,13 +3,17 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 PKGS := ./...
 
-.PHONY: test demo lint cover bench tidy-check
+.PHONY: test test-cluster demo lint cover bench tidy-check
 
 ## test: vet, then every test under the race detector (goleak checks each package), then the supervisor's tests again without it: some run only there (the race detector allows at most 8128 live goroutines)
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(GO) test -count=1 -timeout 10m ./supervisor/
+
+## test-cluster: the etcd cluster engine's tests (a module of its own, against an embedded etcd), under the race detector
+test-cluster:
+	cd cluster/etcd && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 10m ./...
 
 ## demo: build bin/arbordemo and run it: restarts with backoff, a nested supervisor that gives up and is restarted by its parent, the live tree page's URL (stops by itself after 30 s, or on Ctrl-C; the binary, not go run, so that the interrupt ends it cleanly)
 demo:

@@ -1,0 +1,141 @@
+package etcd
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+)
+
+// failAfter bounds every wait in these tests. It is a failure timeout only,
+// never a measure: generous for a loaded 2-core machine.
+const failAfter = 30 * time.Second
+
+// startEtcd starts a single-member embedded etcd tuned for tests (fast ticks,
+// no fsync) and returns its client URL. It is closed at the end of the test,
+// after every client (their cleanups are registered later, so run first:
+// embed.Close waits 7 s for a client still connected).
+func startEtcd(t testing.TB) string {
+	t.Helper()
+	cfg := embed.NewConfig()
+	cfg.Dir = t.TempDir()
+	cfg.UnsafeNoFsync = true
+	cfg.TickMs = 10
+	cfg.ElectionMs = 100
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)))
+	local, _ := url.Parse("http://127.0.0.1:0")
+	cfg.ListenClientUrls = []url.URL{*local}
+	cfg.AdvertiseClientUrls = []url.URL{*local}
+	cfg.ListenPeerUrls = []url.URL{*local}
+	cfg.AdvertisePeerUrls = []url.URL{*local}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(failAfter):
+		t.Fatal("etcd not ready")
+	}
+	return "http://" + e.Clients[0].Addr().String()
+}
+
+// newClient returns a client of the server at endpoint, closed at the end of
+// the test (before the server).
+func newClient(t testing.TB, endpoint string) *clientv3.Client {
+	t.Helper()
+	c, err := clientv3.New(clientv3.Config{
+		Endpoints:   []string{endpoint},
+		DialTimeout: 5 * time.Second,
+		Logger:      zap.NewNop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// newNode opens a node with its own client; both are closed at the end of
+// the test, the node first.
+func newNode(t testing.TB, endpoint, name string, ttl time.Duration) (*Node, *clientv3.Client) {
+	t.Helper()
+	c := newClient(t, endpoint)
+	ctx, cancel := context.WithTimeout(context.Background(), failAfter)
+	defer cancel()
+	n, err := Open(ctx, Config{Client: c, Name: name, TTL: ttl, Prefix: "/" + t.Name() + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = n.Close(ctx)
+	})
+	return n, c
+}
+
+// record is a shared log of the instants at which each node's copy of a
+// singleton started and stopped, which checks that copies never overlap.
+type record struct {
+	mu      sync.Mutex
+	running string // the node running the singleton, "" if none
+	overlap []string
+	events  chan recEvent
+}
+
+type recEvent struct {
+	node    string
+	started bool
+	at      time.Time
+	err     error // for a start: the error of the guarded write made with the token
+}
+
+func newRecord() *record { return &record{events: make(chan recEvent, 64)} }
+
+func (r *record) start(node string) {
+	r.mu.Lock()
+	if r.running != "" {
+		r.overlap = append(r.overlap, fmt.Sprintf("%s started while %s runs", node, r.running))
+	}
+	r.running = node
+	r.mu.Unlock()
+}
+
+func (r *record) stop(node string) {
+	r.mu.Lock()
+	if r.running == node {
+		r.running = ""
+	}
+	r.mu.Unlock()
+}
+
+// next waits for the next start or stop.
+func (r *record) next(t testing.TB) recEvent {
+	t.Helper()
+	select {
+	case ev := <-r.events:
+		return ev
+	case <-time.After(failAfter):
+		t.Fatal("timed out waiting for a singleton to start or stop")
+		return recEvent{}
+	}
+}
+
+func (r *record) check(t testing.TB) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, o := range r.overlap {
+		t.Error("overlap:", o)
+	}
+}
