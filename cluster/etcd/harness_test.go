@@ -29,7 +29,7 @@ func startEtcd(t testing.TB) string {
 	cfg.UnsafeNoFsync = true
 	cfg.TickMs = 10
 	cfg.ElectionMs = 100
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)))
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zaptest.NewLogger(t, zaptest.Level(zap.DPanicLevel)))
 	local, _ := url.Parse("http://127.0.0.1:0")
 	cfg.ListenClientUrls = []url.URL{*local}
 	cfg.AdvertiseClientUrls = []url.URL{*local}
@@ -138,4 +138,22 @@ func (r *record) check(t testing.TB) {
 	for _, o := range r.overlap {
 		t.Error("overlap:", o)
 	}
+}
+
+// crash stops renewing the node's session without revoking it, as a
+// crashed process would. Its names vanish once the lease expires.
+func (n *Node) crash() { _ = n.s.close(context.Background(), false) }
+
+// newRegistry builds a registry of strings on n, closed at the end of the
+// test before the node.
+func newRegistry(t testing.TB, n *Node) *Registry[string] {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), failAfter)
+	defer cancel()
+	r, err := NewRegistry[string](ctx, n, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
 }
