@@ -26,10 +26,11 @@ type Lease interface {
 	// Token returns the term's fencing token. It does not change during
 	// the term.
 	Token() Token
-	// Lost returns a channel closed when the term has ended or may end
-	// without the holder's consent (its engine session is lost or has not
-	// been renewed in time): the holder must stop the work it guards at
-	// once, within the elector's Margin.
+	// Lost returns a channel closed when the holder must stop the work it
+	// guards at once, within the elector's Margin: the term has ended or
+	// may end without the holder's consent (its engine session is lost or
+	// has not been renewed in time), or the elector asks for the term back
+	// (a takeover by a candidate of higher priority).
 	Lost() <-chan struct{}
 	// Release ends the term and lets the next candidate be promoted. Call
 	// it only once the guarded work has stopped. It is safe to call after

@@ -32,9 +32,9 @@ type Leadership struct {
 	// and false when it has ended (the child has returned and the lease has
 	// been released).
 	Leading bool
-	// Lost is true, for the end of a term, when the lease was lost rather
-	// than released by the node's own choice (a hand-off or the child's own
-	// exit).
+	// Lost is true, for the end of a term, when Lease.Lost closed (the
+	// lease was lost, or taken over), false when the node released it by
+	// its own choice (a hand-off or the child's own exit).
 	Lost bool
 	// Err is, for the end of a term, the error Release returned, if any.
 	Err error
