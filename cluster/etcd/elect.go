@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +46,9 @@ func (n *Node) Campaign(ctx context.Context, name string) (cluster.Lease, error)
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if errors.Is(err, errGiveWay) {
+			continue // queue again, behind the candidate of higher priority
 		}
 		n.cfg.Logger.Warn("etcd: campaign failed; retrying", zap.String("name", name), zap.Error(err))
 		timer := time.NewTimer(pause)
@@ -102,7 +107,7 @@ func (n *Node) campaignOnce(ctx context.Context, name string) (_ *term, err erro
 	key := fmt.Sprintf("%s%x", pfx, int64(s.id))
 	cmp := clientv3.Compare(clientv3.CreateRevision(key), "=", 0)
 	resp, err := c.Txn(cctx).If(cmp).
-		Then(clientv3.OpPut(key, n.cfg.Name, clientv3.WithLease(s.id))).
+		Then(clientv3.OpPut(key, candidateValue(n.cfg.Priority, n.cfg.Name), clientv3.WithLease(s.id))).
 		Else(clientv3.OpGet(key)).Commit()
 	if err != nil {
 		return nil, n.sessionErr(s, err)
@@ -115,15 +120,45 @@ func (n *Node) campaignOnce(ctx context.Context, name string) (_ *term, err erro
 		return nil, n.sessionErr(s, err)
 	}
 	// Re-verify: Campaign may have been woken by a deletion after its own
-	// lease lapsed (etcd-io/etcd#19597).
-	g, err := c.Get(cctx, key)
+	// lease lapsed (etcd-io/etcd#19597). The same read finds the
+	// candidates of higher priority, if any, to give way to.
+	g, err := c.Get(cctx, pfx, clientv3.WithPrefix())
 	if err != nil {
 		return nil, n.sessionErr(s, err)
 	}
-	if len(g.Kvs) != 1 || g.Kvs[0].CreateRevision != rev || clientv3.LeaseID(g.Kvs[0].Lease) != s.id || s.isLost() {
+	ok := false
+	for _, kv := range g.Kvs {
+		if string(kv.Key) == key {
+			ok = kv.CreateRevision == rev && clientv3.LeaseID(kv.Lease) == s.id
+		} else if p, _ := parseCandidate(kv.Value); p > n.cfg.Priority {
+			return nil, errGiveWay
+		}
+	}
+	if !ok || s.isLost() {
 		return nil, fmt.Errorf("etcd: campaign for %q: own key gone before promotion: %w", name, ErrSessionLost)
 	}
-	return &term{n: n, s: s, tok: cluster.Token{Key: key, Revision: rev}}, nil
+	t := &term{n: n, s: s, tok: cluster.Token{Key: key, Revision: rev}, lost: make(chan struct{}), watched: make(chan struct{})}
+	var tctx context.Context
+	tctx, t.stop = context.WithCancel(context.Background())
+	// Ends when the term is lost or taken over, or when Release calls stop.
+	go t.watch(tctx, pfx, g.Header.Revision)
+	return t, nil
+}
+
+// errGiveWay ends a campaign that won while a candidate of higher priority
+// waits: its session is revoked and it queues again.
+var errGiveWay = errors.New("etcd: a candidate of higher priority waits")
+
+// candidateValue is the value of a candidate's key: its priority and its
+// node's name.
+func candidateValue(priority int, node string) string {
+	return strconv.Itoa(priority) + " " + node
+}
+
+func parseCandidate(v []byte) (priority int, node string) {
+	p, node, _ := strings.Cut(string(v), " ")
+	priority, _ = strconv.Atoi(p)
+	return priority, node
 }
 
 // sessionErr reports ErrSessionLost rather than a cancellation caused by it.
@@ -182,18 +217,56 @@ type term struct {
 	s   *session
 	tok cluster.Token
 
+	// lost is closed by watch when the session is lost, when a candidate
+	// of higher priority campaigns (a takeover), or on Release.
+	lost    chan struct{}
+	stop    context.CancelFunc
+	watched chan struct{} // closed when watch has returned
+
 	once sync.Once
 	err  error
 }
 
 func (t *term) Token() cluster.Token  { return t.tok }
-func (t *term) Lost() <-chan struct{} { return t.s.lost }
+func (t *term) Lost() <-chan struct{} { return t.lost }
+
+// watch closes t.lost when the term's session is lost, when a candidate of
+// higher priority appears under pfx after revision rev, or when ctx ends.
+func (t *term) watch(ctx context.Context, pfx string, rev int64) {
+	defer close(t.watched)
+	defer close(t.lost)
+	wch := t.n.cfg.Client.Watch(ctx, pfx, clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	for {
+		select {
+		case <-t.s.lost:
+			return
+		case <-ctx.Done():
+			return
+		case wr, ok := <-wch:
+			if !ok || wr.Err() != nil {
+				// No takeover without the watch; the session still
+				// decides the term's end.
+				wch = nil
+				continue
+			}
+			for _, ev := range wr.Events {
+				if p, node := parseCandidate(ev.Kv.Value); ev.Type == clientv3.EventTypePut && p > t.n.cfg.Priority {
+					t.n.cfg.Logger.Info("etcd: takeover: stepping down", zap.String("key", t.tok.Key),
+						zap.String("by", node), zap.Int("priority", p))
+					return
+				}
+			}
+		}
+	}
+}
 
 // Release revokes the term's session: its key is deleted and the next
 // candidate is promoted. It is bounded by ctx and by Config.RequestTimeout;
 // if it fails, the lease expires by itself within the TTL.
 func (t *term) Release(ctx context.Context) error {
 	t.once.Do(func() {
+		t.stop()
+		<-t.watched
 		ctx, cancel := context.WithTimeout(ctx, t.n.cfg.RequestTimeout)
 		defer cancel()
 		t.err = t.s.close(ctx, true)

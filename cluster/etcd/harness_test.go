@@ -69,10 +69,18 @@ func newClient(t testing.TB, endpoint string) *clientv3.Client {
 // the test, the node first.
 func newNode(t testing.TB, endpoint, name string, ttl time.Duration) (*Node, *clientv3.Client) {
 	t.Helper()
+	return newNodeWith(t, endpoint, Config{Name: name, TTL: ttl})
+}
+
+// newNodeWith is newNode with more of the Config set; Client and Prefix are
+// filled in.
+func newNodeWith(t testing.TB, endpoint string, cfg Config) (*Node, *clientv3.Client) {
+	t.Helper()
 	c := newClient(t, endpoint)
 	ctx, cancel := context.WithTimeout(context.Background(), failAfter)
 	defer cancel()
-	n, err := Open(ctx, Config{Client: c, Name: name, TTL: ttl, Prefix: "/" + t.Name() + "/"})
+	cfg.Client, cfg.Prefix = c, "/"+t.Name()+"/"
+	n, err := Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

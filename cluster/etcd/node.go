@@ -64,6 +64,13 @@ type Config struct {
 	// caller's context: releasing a lease, removing a name. Default
 	// [DefaultRequestTimeout].
 	RequestTimeout time.Duration
+	// Priority orders the nodes for takeover (OTP's distributed
+	// applications): a leader steps down, as in a hand-off, when a
+	// candidate of higher priority campaigns for its singleton, and a
+	// candidate promoted while one of higher priority waits gives way
+	// before starting anything. Equal priorities keep etcd's first come,
+	// first served order. Default 0.
+	Priority int
 	// Logger receives the node's reports. Default: none.
 	Logger *zap.Logger
 }

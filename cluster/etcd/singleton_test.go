@@ -27,10 +27,20 @@ type member struct {
 // makes a guarded write with its token.
 func startMembers(t *testing.T, endpoint string, r *record, names ...string) []*member {
 	t.Helper()
-	var ms []*member
+	var cfgs []Config
 	for _, name := range names {
+		cfgs = append(cfgs, Config{Name: name, TTL: testTTL})
+	}
+	return startMembersWith(t, endpoint, r, cfgs...)
+}
+
+func startMembersWith(t *testing.T, endpoint string, r *record, cfgs ...Config) []*member {
+	t.Helper()
+	var ms []*member
+	for _, cfg := range cfgs {
+		name := cfg.Name
 		m := &member{name: name}
-		m.node, m.c = newNode(t, endpoint, name, testTTL)
+		m.node, m.c = newNodeWith(t, endpoint, cfg)
 		svc := child.Func(func(ctx context.Context) error {
 			r.start(m.name)
 			err := GuardedPut(ctx, m.c, "/"+t.Name()+"/data", m.name)
@@ -272,4 +282,29 @@ func TestCampaignEndsWithItsSession(t *testing.T) {
 		t.Fatal("won term already lost")
 	default:
 	}
+}
+
+// TestSingletonTakeoverByPriority: a node of higher priority that joins
+// takes the singleton over: the leader stops its child and resigns, and the
+// new node starts only after; a candidate queued before it gives way.
+func TestSingletonTakeoverByPriority(t *testing.T) {
+	endpoint := startEtcd(t)
+	r := newRecord()
+	startMembersWith(t, endpoint, r, Config{Name: "low", TTL: testTTL})
+	if ev := expectStart(t, r); ev.node != "low" {
+		t.Fatalf("%s started; want low", ev.node)
+	}
+	startMembersWith(t, endpoint, r, Config{Name: "mid", TTL: testTTL, Priority: 1})
+	stop := expectStop(t, r, "low")
+	next := expectStart(t, r)
+	if next.node != "mid" || !stop.at.Before(next.at) {
+		t.Fatalf("after low stopped at %v: %s started at %v; want mid, after", stop.at, next.node, next.at)
+	}
+	// low campaigns again; if it is queued before high, it must give way.
+	startMembersWith(t, endpoint, r, Config{Name: "high", TTL: testTTL, Priority: 2})
+	expectStop(t, r, "mid")
+	if ev := expectStart(t, r); ev.node != "high" {
+		t.Fatalf("%s started; want high (low, queued first, must give way)", ev.node)
+	}
+	r.check(t)
 }
