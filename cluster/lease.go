@@ -45,9 +45,9 @@ type Elector interface {
 	// verified to be held when it returned.
 	Campaign(ctx context.Context, name string) (Lease, error)
 	// Margin is the time a holder has, from the moment Lost closes, before
-	// another candidate can be promoted. A child guarded by a Lease must
-	// stop within it: [Singleton] checks that its shutdown budget is
-	// shorter.
+	// another candidate can be promoted, or [child.Infinity] if a term is
+	// never lost. A child guarded by a Lease must stop within it:
+	// [Singleton] checks that its shutdown budget is shorter.
 	Margin() time.Duration
 }
 

@@ -82,7 +82,8 @@ func WithLeadershipHook(h func(Leadership)) SingletonOption {
 //
 // The child's shutdown budget must be shorter than e.Margin(): it is checked
 // here, and a budget of [child.Infinity] or [child.BrutalKill] is refused
-// (the child is always awaited before the lease is released). Singleton
+// (the child is always awaited before the lease is released), unless the
+// margin is [child.Infinity] (terms are never lost, as with [Local]). Singleton
 // returns an error matching [ErrBudget], [ErrNilElector] or
 // [child.ErrInvalidSpec].
 func Singleton(spec child.Spec, e Elector, opts ...SingletonOption) (child.Spec, error) {
@@ -96,19 +97,22 @@ func Singleton(spec child.Spec, e Elector, opts ...SingletonOption) (child.Spec,
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	margin := e.Margin()
 	budget := spec.WithDefaults().Shutdown
-	if budget <= 0 || budget >= margin {
+	// The singleton's own budget: the child's plus what is left of the
+	// margin to release the lease.
+	shutdown := e.Margin()
+	switch {
+	case shutdown == child.Infinity: // terms are never lost
+		shutdown = budget
+	case budget <= 0 || budget >= shutdown:
 		return child.Spec{}, fmt.Errorf("%w: %q has %v, margin %v (set Shutdown below the margin)",
-			ErrBudget, spec.ID, budgetString(budget), margin)
+			ErrBudget, spec.ID, budgetString(budget), shutdown)
 	}
 	return child.Spec{
-		ID:      spec.ID,
-		Service: &singleton{name: o.name, svc: spec.Service, e: e, hook: o.hook},
-		Restart: spec.Restart,
-		// The child's budget plus what is left of the margin to release the
-		// lease.
-		Shutdown:    margin,
+		ID:          spec.ID,
+		Service:     &singleton{name: o.name, svc: spec.Service, e: e, hook: o.hook},
+		Restart:     spec.Restart,
+		Shutdown:    shutdown,
 		Significant: spec.Significant,
 	}, nil
 }

@@ -169,3 +169,37 @@ func TestSingletonReleasesWhenChildReturns(t *testing.T) {
 		t.Fatalf("hooks = %+v; want %+v", hooks, want)
 	}
 }
+
+func TestLocalElector(t *testing.T) {
+	var e cluster.Local
+	ctx := context.Background()
+	l1, err := e.Campaign(ctx, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, time.Millisecond)
+	defer cancel()
+	if _, err := e.Campaign(short, "x"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second campaign = %v; want DeadlineExceeded", err)
+	}
+	other, err := e.Campaign(ctx, "y") // names are independent
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = other.Release(ctx)
+	_ = l1.Release(ctx)
+	_ = l1.Release(ctx) // idempotent
+	l2, err := e.Campaign(ctx, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := l2.Token(), (cluster.Token{Key: "x", Revision: 2}); got != want {
+		t.Fatalf("token = %v; want %v", got, want)
+	}
+	if l2.Lost() != nil {
+		t.Fatal("a local term can be lost")
+	}
+	if _, err := cluster.Singleton(child.Spec{ID: "s", Service: child.Func(func(context.Context) error { return nil })}, &e); err != nil {
+		t.Fatalf("default budget with Local: %v", err)
+	}
+}
