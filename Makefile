@@ -13,7 +13,7 @@ test:
 
 ## test-cluster: the etcd cluster engine's tests (a module of its own, against an embedded etcd), under the race detector
 test-cluster:
-	cd cluster/etcd && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 10m ./...
+	cd cluster/etcd && $(GO) test -race -count=1 -timeout 10m ./...
 
 ## demo: build bin/arbordemo and run it: restarts with backoff, a nested supervisor that gives up and is restarted by its parent, the live tree page's URL (stops by itself after 30 s, or on Ctrl-C; the binary, not go run, so that the interrupt ends it cleanly)
 demo:
