@@ -51,7 +51,9 @@ type Config struct {
 	// TTL is the time to live of the node's session and of each singleton
 	// campaign's session, in whole seconds: a node that stops renewing is
 	// considered dead this long after its last renewal. Default
-	// [DefaultTTL].
+	// [DefaultTTL]. etcd raises a TTL below its minimum (1.5 times its
+	// election timeout, in whole seconds: 2 s with etcd's defaults); the
+	// node then follows the TTL granted.
 	TTL time.Duration
 	// Margin is how long before its lease can expire a node steps down:
 	// when no renewal has succeeded for TTL minus Margin, a singleton's
