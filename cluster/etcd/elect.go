@@ -77,7 +77,7 @@ func (n *Node) electionPrefix(name string) string {
 // campaignOnce runs one campaign on a new session. On any error the session
 // is revoked before it returns.
 func (n *Node) campaignOnce(ctx context.Context, name string) (_ *term, err error) {
-	s, err := n.grant(ctx)
+	s, err := n.grant(ctx, true)
 	if err != nil {
 		return nil, err
 	}

@@ -140,7 +140,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg}
-	s, err := n.grant(ctx)
+	s, err := n.grant(ctx, false)
 	if err != nil {
 		return nil, fmt.Errorf("etcd: open node %q: %w", cfg.Name, err)
 	}
@@ -151,10 +151,10 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 // Name returns the node's name.
 func (n *Node) Name() string { return n.cfg.Name }
 
-// Done returns a channel closed when the node's session is over: lost,
-// not renewed for TTL minus Margin, or closed. Its names are gone (or about
-// to go) from the cluster by then; a node whose session is lost must be
-// opened again.
+// Done returns a channel closed when the node's session is over: expired,
+// not renewed for a whole TTL, or closed. Its names are gone (or about to
+// go) from the cluster by then; a node whose session is lost must be opened
+// again. A shorter interruption costs nothing: renewals resume.
 func (n *Node) Done() <-chan struct{} { return n.s.lost }
 
 // Close revokes the node's session, which removes all of its names from the
@@ -167,9 +167,14 @@ func (n *Node) Close(ctx context.Context) error {
 
 // session is one lease and the goroutine that renews it.
 type session struct {
-	c      *clientv3.Client
-	id     clientv3.LeaseID
-	ttl    time.Duration
+	c        *clientv3.Client
+	id       clientv3.LeaseID
+	ttl      time.Duration
+	interval time.Duration // between renewals: (TTL-Margin)/3
+	// margin is how long before the lease can expire the session is
+	// declared lost: Config.Margin for a campaign's session, 0 for the
+	// node's own (its names need no step-down, and a hiccup shorter than
+	// the TTL must not cost them).
 	margin time.Duration
 	log    *zap.Logger
 	paused *atomic.Bool
@@ -182,8 +187,10 @@ type session struct {
 	closed atomic.Bool
 }
 
-// grant creates a lease with the node's TTL and starts renewing it.
-func (n *Node) grant(ctx context.Context) (*session, error) {
+// grant creates a lease with the node's TTL and starts renewing it. A
+// session that steps down is declared lost Config.Margin before its lease
+// can expire; the others when it can have expired.
+func (n *Node) grant(ctx context.Context, stepDown bool) (*session, error) {
 	sent := time.Now()
 	g, err := n.cfg.Client.Grant(ctx, int64(n.cfg.TTL/time.Second))
 	if err != nil {
@@ -191,9 +198,12 @@ func (n *Node) grant(ctx context.Context) (*session, error) {
 	}
 	kctx, stop := context.WithCancel(context.Background())
 	s := &session{
-		c: n.cfg.Client, id: g.ID, ttl: n.cfg.TTL, margin: n.cfg.Margin,
+		c: n.cfg.Client, id: g.ID, ttl: n.cfg.TTL, interval: (n.cfg.TTL - n.cfg.Margin) / 3,
 		log: n.cfg.Logger, paused: &n.pauseKeepAlives,
 		lost: make(chan struct{}), stop: stop, done: make(chan struct{}),
+	}
+	if stepDown {
+		s.margin = n.cfg.Margin
 	}
 	// Ends when the lease is over or stale, or when close calls stop.
 	go s.keepAlive(kctx, sent.Add(time.Duration(g.TTL)*time.Second-s.margin))
@@ -207,7 +217,7 @@ func (n *Node) grant(ctx context.Context) (*session, error) {
 func (s *session) keepAlive(ctx context.Context, deadline time.Time) {
 	defer close(s.done)
 	defer close(s.lost)
-	interval := (s.ttl - s.margin) / 3
+	interval := s.interval
 	tick := time.NewTimer(interval)
 	defer tick.Stop()
 	stale := time.NewTimer(time.Until(deadline))
@@ -234,6 +244,9 @@ func (s *session) keepAlive(ctx context.Context, deadline time.Time) {
 		case err == nil:
 			deadline = sent.Add(time.Duration(resp.TTL)*time.Second - s.margin)
 			stale.Reset(time.Until(deadline))
+			if hook := testHookRenewed; hook != nil {
+				hook(s.id)
+			}
 		case errors.Is(err, rpctypes.ErrLeaseNotFound):
 			s.log.Warn("etcd: lease expired", zap.String("lease", fmt.Sprintf("%x", int64(s.id))))
 			return
@@ -242,6 +255,10 @@ func (s *session) keepAlive(ctx context.Context, deadline time.Time) {
 		// decides when it is too late.
 	}
 }
+
+// testHookRenewed, nil except in tests (which set it before opening any
+// node), is called after each successful renewal.
+var testHookRenewed func(id clientv3.LeaseID)
 
 // close stops renewing the lease and, if revoke, revokes it (its keys are
 // deleted at once), bounded by ctx. Safe to call more than once; only the

@@ -191,3 +191,65 @@ func TestRegistryMisuse(t *testing.T) {
 		t.Errorf("done ctx: %v", err)
 	}
 }
+
+// TestNodeRidesOutAHiccup: renewals that stop for longer than TTL minus
+// Margin but shorter than the TTL make a singleton's term step down, but
+// cost the node neither its session nor its names: renewals resume.
+func TestNodeRidesOutAHiccup(t *testing.T) {
+	renewed := make(chan clientv3.LeaseID, 256)
+	testHookRenewed = func(id clientv3.LeaseID) {
+		select {
+		case renewed <- id:
+		default:
+		}
+	}
+	t.Cleanup(func() { testHookRenewed = nil }) // after the node's cleanups
+	endpoint := startEtcd(t)
+	const ttl = 5 * time.Second // margin 3 s, renewals every 667 ms
+	na, c := newNode(t, endpoint, "a", ttl)
+	ra := newRegistry(t, na)
+	ctx := testCtx(t)
+	if err := ra.Register(ctx, "x", "a"); err != nil {
+		t.Fatal(err)
+	}
+	term, err := na.Campaign(ctx, "job")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = term.Release(ctx) }()
+
+	na.pauseKeepAlives.Store(true)
+	<-term.Lost() // TTL - Margin without a renewal: the term steps down
+	select {
+	case <-na.Done():
+		t.Fatal("the node's session ended with the term's")
+	default:
+	}
+	for len(renewed) > 0 { // renewals from before the pause
+		<-renewed
+	}
+	na.pauseKeepAlives.Store(false)
+	for resumed := false; !resumed; {
+		select {
+		case id := <-renewed:
+			resumed = id == na.s.id
+		case <-time.After(failAfter):
+			t.Fatal("renewals did not resume")
+		}
+	}
+	select {
+	case <-na.Done():
+		t.Fatal("the node's session ended")
+	default:
+	}
+	ttlResp, err := c.TimeToLive(ctx, na.s.id)
+	if err != nil || ttlResp.TTL <= 0 {
+		t.Fatalf("node's lease: TTL %v, %v", ttlResp.TTL, err)
+	}
+	if err := ra.Register(ctx, "y", "a"); err != nil {
+		t.Fatalf("Register after the hiccup: %v", err)
+	}
+	if _, ok := ra.Lookup("x"); !ok {
+		t.Fatal("x lost in the hiccup")
+	}
+}
