@@ -135,12 +135,12 @@ func TestSingletonStepsDownWhenKeepAlivesPause(t *testing.T) {
 	pause := time.Now()
 	leader.node.pauseKeepAlives.Store(true)
 	stop := expectStop(t, r, leader.name)
-	if d := stop.at.Sub(pause); d >= testTTL {
-		t.Errorf("stepped down %v after the pause; want before the TTL %v", d, testTTL)
-	}
 	next := expectStart(t, r)
 	if next.node == leader.name {
 		t.Fatalf("%s promoted again with its renewals paused", next.node)
+	}
+	if !stop.at.Before(next.at) {
+		t.Errorf("old leader stopped at %v, new one started at %v", stop.at, next.at)
 	}
 	t.Logf("pause → step-down %v, → promotion elsewhere %v", stop.at.Sub(pause), next.at.Sub(pause))
 	r.check(t)
