@@ -14,6 +14,10 @@
 // promoted. [Elector.Margin] is how long the holder has, from that moment, to
 // stop the work it guards.
 //
+// [Local] is the in-process Elector: one copy of each singleton among the
+// trees of one process. An engine's elector (an etcd.Node, for one) makes it
+// one copy in the cluster.
+//
 // # Singletons
 //
 // [Singleton] wraps a [child.Spec] so that the child runs only while its
