@@ -33,7 +33,9 @@ func (n *Node) Margin() time.Duration { return n.cfg.Margin }
 // ends when the campaign's own lease is lost, which concurrency.Election
 // does not notice (etcd-io/etcd#19597). A won term is verified (the
 // candidate key still exists at its create revision, on its lease, and the
-// session is live) before Campaign returns it.
+// session is live) before Campaign returns it. A candidate promoted while
+// one of higher Config.Priority waits gives way: it revokes its session and
+// queues again.
 func (n *Node) Campaign(ctx context.Context, name string) (cluster.Lease, error) {
 	if name == "" || name != cleanName(name) {
 		return nil, fmt.Errorf("etcd: campaign: invalid name %q", name)

@@ -193,7 +193,7 @@ func (r *Registry[V]) watch(ctx context.Context, rev int64) {
 	defer close(r.watched)
 	c := r.n.cfg.Client
 	for {
-		wctx := clientv3.WithRequireLeader(ctx)
+		wctx, stopWatch := context.WithCancel(clientv3.WithRequireLeader(ctx))
 		r.mu.Lock()
 		r.wctx = wctx
 		r.mu.Unlock()
@@ -215,6 +215,7 @@ func (r *Registry[V]) watch(ctx context.Context, rev int64) {
 			r.advanceLocked(rev)
 			r.mu.Unlock()
 		}
+		stopWatch() // after an error, the watcher may still be open
 		for {
 			if ctx.Err() != nil {
 				return
