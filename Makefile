@@ -3,7 +3,7 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 PKGS := ./...
 
-.PHONY: test test-cluster demo lint cover bench tidy-check
+.PHONY: test test-cluster demo lint lint-cluster cover bench tidy-check
 
 ## test: vet, then every test under the race detector (goleak checks each package), then the supervisor's tests again without it: some run only there (the race detector allows at most 8128 live goroutines)
 test:
@@ -14,6 +14,13 @@ test:
 ## test-cluster: the etcd cluster engine's tests (a module of its own, against an embedded etcd), under the race detector
 test-cluster:
 	cd cluster/etcd && $(GO) test -race -count=1 -timeout 10m ./...
+
+## lint-cluster: vet, staticcheck (pinned) and the go mod tidy check for the cluster/etcd module (gofmt is in lint)
+lint-cluster:
+	cd cluster/etcd && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	@cd cluster/etcd && cp go.mod /tmp/arbor-etcd.go.mod.bak && cp go.sum /tmp/arbor-etcd.go.sum.bak && $(GO) mod tidy && \
+	if ! git diff --quiet -- go.mod go.sum; then echo "cluster/etcd: go.mod/go.sum not tidy:"; git diff -- go.mod go.sum; \
+	cp /tmp/arbor-etcd.go.mod.bak go.mod; cp /tmp/arbor-etcd.go.sum.bak go.sum; exit 1; fi
 
 ## demo: build bin/arbordemo and run it: restarts with backoff, a nested supervisor that gives up and is restarted by its parent, the live tree page's URL (stops by itself after 30 s, or on Ctrl-C; the binary, not go run, so that the interrupt ends it cleanly)
 demo:
