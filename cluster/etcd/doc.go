@@ -13,6 +13,9 @@
 // a session, a lease renewed every (TTL-Margin)/3, that its registered names
 // hang off: when the node dies or is partitioned for longer than the TTL, the
 // lease expires and all its names vanish together, like OTP's global.
+// Unlike arbor's core, this package reads the real clock and takes no
+// supervisor.Clock: etcd's leases expire on the server's real clock, and the
+// step-down deadline must run on the same kind of time.
 //
 // # Singletons
 //

@@ -205,8 +205,10 @@ func TestNodeRidesOutAHiccup(t *testing.T) {
 	}
 	t.Cleanup(func() { testHookRenewed = nil }) // after the node's cleanups
 	endpoint := startEtcd(t)
-	const ttl = 5 * time.Second // margin 3 s, renewals every 667 ms
-	na, c := newNode(t, endpoint, "a", ttl)
+	// Margin 3 s: renewals every 667 ms, the term steps down after 2 s
+	// without one, and the node's lease lives until at least 4.3 s after
+	// the pause; renewals resume by 2.7 s.
+	na, c := newNodeWith(t, endpoint, Config{Name: "a", TTL: 5 * time.Second, Margin: 3 * time.Second})
 	ra := newRegistry(t, na)
 	ctx := testCtx(t)
 	if err := ra.Register(ctx, "x", "a"); err != nil {
