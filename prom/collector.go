@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/cluster"
 	"github.com/arborgo/arbor/supervisor"
 )
 
@@ -37,6 +38,12 @@ var (
 	descLeaks = prometheus.NewDesc("arbor_child_goroutine_leaks_total",
 		"Child incarnations that returned leaving goroutines running (reported under supervisor.WithLeakCheck).",
 		[]string{"supervisor", "child"}, nil)
+	descLeader = prometheus.NewDesc("arbor_singleton_leader",
+		"Whether this node leads the cluster singleton (1) or not (0), from cluster.WithLeadershipHook.",
+		[]string{"name"}, nil)
+	descTermsLost = prometheus.NewDesc("arbor_singleton_terms_lost_total",
+		"Terms of the cluster singleton this node lost (lease lost or taken over), as opposed to handed off.",
+		[]string{"name"}, nil)
 	descIntensityExceeded = prometheus.NewDesc("arbor_supervisor_intensity_exceeded_total",
 		"Times the supervisor gave up because it exceeded its restart intensity (or its backoff policy stopped).",
 		[]string{"supervisor"}, nil)
@@ -84,6 +91,8 @@ type Collector struct {
 	restarts map[restartKey]float64 // guarded by mu
 	timeouts map[childKey]float64   // guarded by mu
 	leaks    map[childKey]float64   // guarded by mu
+	leading  map[string]bool        // guarded by mu: by singleton name
+	lost     map[string]float64     // guarded by mu: by singleton name
 	exceeded map[string]float64     // guarded by mu: by supervisor path
 }
 
@@ -114,6 +123,8 @@ func NewCollector(opts ...Option) *Collector {
 		restarts:      make(map[restartKey]float64),
 		timeouts:      make(map[childKey]float64),
 		leaks:         make(map[childKey]float64),
+		leading:       make(map[string]bool),
+		lost:          make(map[string]float64),
 		exceeded:      make(map[string]float64),
 	}
 }
@@ -147,6 +158,24 @@ func (c *Collector) record(ev supervisor.Event) {
 		c.leaks[ck]++
 	case supervisor.IntensityExceeded:
 		c.exceeded[ev.Supervisor]++
+	}
+}
+
+// Leadership returns the hook that exports a cluster singleton's leadership
+// on this node: pass it with cluster.WithLeadershipHook. It sets
+// arbor_singleton_leader{name} to 1 while this node leads, to 0 after, and
+// counts the terms lost (arbor_singleton_terms_lost_total).
+func (c *Collector) Leadership() func(cluster.Leadership) {
+	return func(l cluster.Leadership) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.leading[l.Name] = l.Leading
+		if _, ok := c.lost[l.Name]; !ok {
+			c.lost[l.Name] = 0
+		}
+		if !l.Leading && l.Lost {
+			c.lost[l.Name]++
+		}
 	}
 }
 
@@ -213,7 +242,7 @@ func (c *Collector) Watch(root TreeSource) {
 // Describe sends the descriptors of every metric the collector can export.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		descRestarts, descShutdownTimeouts, descLeaks, descIntensityExceeded,
+		descRestarts, descShutdownTimeouts, descLeaks, descIntensityExceeded, descLeader, descTermsLost,
 		descChildUp, descInWindow, descIntensity, descTreeReady,
 	} {
 		ch <- d
@@ -251,6 +280,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	leaks := make([]prometheus.Metric, 0, len(c.leaks))
 	for k, v := range c.leaks {
 		leaks = append(leaks, constMetric(descLeaks, prometheus.CounterValue, v, k.supervisor, k.child))
+	}
+	for name, l := range c.leading {
+		leaks = append(leaks, constMetric(descLeader, prometheus.GaugeValue, boolValue(l), name))
+	}
+	for name, v := range c.lost {
+		leaks = append(leaks, constMetric(descTermsLost, prometheus.CounterValue, v, name))
 	}
 	exceeded := make([]prometheus.Metric, 0, len(c.exceeded))
 	for sup, v := range c.exceeded {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/cluster"
 	"github.com/arborgo/arbor/escalation"
 	"github.com/arborgo/arbor/internal/runner"
 	"github.com/arborgo/arbor/prom"
@@ -586,4 +587,20 @@ func TestLeaksCounted(t *testing.T) {
 # TYPE arbor_child_goroutine_leaks_total counter
 arbor_child_goroutine_leaks_total{child="a",supervisor="root"} 2
 `, "arbor_child_goroutine_leaks_total")
+}
+
+// A cluster singleton's leadership, from cluster.WithLeadershipHook.
+func TestLeadershipExported(t *testing.T) {
+	c, reg := setup(t)
+	hook := c.Leadership()
+	hook(cluster.Leadership{Name: "billing", Leading: true})
+	hook(cluster.Leadership{Name: "billing", Leading: false, Lost: true})
+	hook(cluster.Leadership{Name: "billing", Leading: true})
+	compare(t, reg, `# HELP arbor_singleton_leader Whether this node leads the cluster singleton (1) or not (0), from cluster.WithLeadershipHook.
+# TYPE arbor_singleton_leader gauge
+arbor_singleton_leader{name="billing"} 1
+# HELP arbor_singleton_terms_lost_total Terms of the cluster singleton this node lost (lease lost or taken over), as opposed to handed off.
+# TYPE arbor_singleton_terms_lost_total counter
+arbor_singleton_terms_lost_total{name="billing"} 1
+`, "arbor_singleton_leader", "arbor_singleton_terms_lost_total")
 }
