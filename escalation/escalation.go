@@ -55,16 +55,35 @@ func (i Intensity) Validate() error {
 func (i Intensity) String() string { return fmt.Sprintf("%d in %v", i.MaxRestarts, i.Period) }
 
 // Window counts restart events in a sliding window. It is a ring of the
-// timestamps still inside the window, oldest first, trimmed from the old end,
-// so recording costs O(1) amortised however many restarts the window holds.
-// It holds at most MaxRestarts+1 timestamps.
+// times still inside the window, oldest first, each with how many events
+// happened then, trimmed from the old end, so recording costs O(1) amortised
+// however many restarts the window holds. It holds at most MaxRestarts+1
+// events, and, when MaxRestarts is [MaxTimes] or more, events less than
+// Period/MaxTimes apart share one slot and leave the window with the newest
+// of them, so it holds at most about MaxTimes slots: those events stay in
+// the window up to Period/MaxTimes longer, never shorter (the window may
+// give up sooner than an exact count would, never later), and its memory
+// stays bounded whatever MaxRestarts is. Below MaxTimes it is exact.
 //
 // A Window is not safe for concurrent use; a supervisor's run goroutine owns it.
 type Window struct {
 	limit  Intensity
-	ring   []time.Time // len is a power of two, or 0 before the first event
-	head   int         // index of the oldest timestamp
-	length int         // timestamps held
+	ring   []slot // len is a power of two, or 0 before the first event
+	head   int    // index of the oldest slot
+	length int    // slots held
+	count  int    // events held: the sum of the slots' n
+}
+
+// MaxTimes is the intensity from which a [Window] groups events close in
+// time, to keep its memory bounded: about MaxTimes slots at most.
+const MaxTimes = 4096
+
+// slot is one time of the window and the events recorded at it: at t, or,
+// past MaxTimes, from first to t.
+type slot struct {
+	first time.Time
+	t     time.Time
+	n     int
 }
 
 // NewWindow returns an empty window for limit, which should be valid.
@@ -81,57 +100,82 @@ func (w *Window) Record(now time.Time) bool {
 	// Clamp before trimming: with MaxRestarts 0 the trim empties the ring,
 	// which would lose the newest time.
 	if w.length > 0 {
-		if newest := w.at(w.length - 1); now.Before(newest) {
+		if newest := w.at(w.length - 1).t; now.Before(newest) {
 			now = newest
 		}
 	}
 	w.trim(now)
 	w.push(now)
-	return w.length <= w.limit.MaxRestarts
+	return w.count <= w.limit.MaxRestarts
 }
 
 // Len returns how many recorded events are still inside the window at now,
 // counting at most MaxRestarts+1, the most a window keeps. It does not change w.
 func (w *Window) Len(now time.Time) int {
 	cutoff := now.Add(-w.limit.Period)
-	// The ring is oldest first: find the first event not before cutoff.
-	return w.length - sort.Search(w.length, func(i int) bool { return !w.at(i).Before(cutoff) })
+	// The ring is oldest first: find the first time not before cutoff.
+	first := sort.Search(w.length, func(i int) bool { return !w.at(i).t.Before(cutoff) })
+	n := 0
+	for i := first; i < w.length; i++ {
+		n += w.at(i).n
+	}
+	return n
 }
 
 // Reset forgets every recorded event.
 func (w *Window) Reset() {
 	clear(w.ring)
-	w.head, w.length = 0, 0
+	w.head, w.length, w.count = 0, 0, 0
 }
 
 // trim drops events older than Period; an event exactly Period old is kept.
 func (w *Window) trim(now time.Time) {
 	cutoff := now.Add(-w.limit.Period)
-	for w.length > 0 && w.ring[w.head].Before(cutoff) {
-		w.ring[w.head] = time.Time{}
-		w.head = (w.head + 1) & (len(w.ring) - 1)
-		w.length--
+	for w.length > 0 && w.ring[w.head].t.Before(cutoff) {
+		w.dropOldest()
 	}
 	// Keep only MaxRestarts+1 events: older ones can never change a verdict,
 	// since a verdict only needs to know whether more than MaxRestarts remain.
-	for w.length > w.limit.MaxRestarts {
-		w.ring[w.head] = time.Time{}
-		w.head = (w.head + 1) & (len(w.ring) - 1)
-		w.length--
+	for w.count > w.limit.MaxRestarts {
+		if w.ring[w.head].n > 1 {
+			w.ring[w.head].n--
+			w.count--
+			continue
+		}
+		w.dropOldest()
 	}
 }
 
-func (w *Window) at(i int) time.Time { return w.ring[(w.head+i)&(len(w.ring)-1)] }
+func (w *Window) dropOldest() {
+	w.count -= w.ring[w.head].n
+	w.ring[w.head] = slot{}
+	w.head = (w.head + 1) & (len(w.ring) - 1)
+	w.length--
+}
+
+func (w *Window) at(i int) slot { return w.ring[(w.head+i)&(len(w.ring)-1)] }
 
 func (w *Window) push(t time.Time) {
+	w.count++
+	if w.length > 0 {
+		last := &w.ring[(w.head+w.length-1)&(len(w.ring)-1)]
+		// The same time; or, when the window may hold more events than
+		// MaxTimes, a time within Period/MaxTimes of the slot's first: the
+		// slot's events then leave the window with its newest one.
+		if last.t.Equal(t) || (w.limit.MaxRestarts >= MaxTimes && t.Sub(last.first) < w.limit.Period/MaxTimes) {
+			last.t = t
+			last.n++
+			return
+		}
+	}
 	if w.length == len(w.ring) {
 		n := max(4, 2*len(w.ring))
-		ring := make([]time.Time, n)
+		ring := make([]slot, n)
 		for i := range w.length {
 			ring[i] = w.at(i)
 		}
 		w.ring, w.head = ring, 0
 	}
-	w.ring[(w.head+w.length)&(len(w.ring)-1)] = t
+	w.ring[(w.head+w.length)&(len(w.ring)-1)] = slot{first: t, t: t, n: 1}
 	w.length++
 }

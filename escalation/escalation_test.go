@@ -540,3 +540,33 @@ func BenchmarkWindowRecord(b *testing.B) {
 		})
 	}
 }
+
+// Past MaxTimes distinct times in one period, the window merges new events
+// into its newest time: its memory stays bounded, and it gives up no later
+// than an exact count would (never lets a restart through that the exact
+// window refuses).
+func TestWindowPastMaxTimesNeverLater(t *testing.T) {
+	limit := escalation.Intensity{MaxRestarts: 2 * escalation.MaxTimes, Period: 400 * time.Millisecond}
+	w := escalation.NewWindow(limit)
+	var exact []time.Time // every event inside the window, oldest first
+	rng := rand.New(rand.NewPCG(7, 7))
+	now := t0
+	sooner := 0
+	for i := range 30_000 {
+		now = now.Add(time.Duration(rng.Int64N(int64(100 * time.Microsecond))))
+		cutoff := now.Add(-limit.Period)
+		k := 0
+		for k < len(exact) && exact[k].Before(cutoff) {
+			k++
+		}
+		exact = append(exact[k:], now)
+		got, want := w.Record(now), len(exact) <= limit.MaxRestarts
+		if got && !want {
+			t.Fatalf("event %d: Record = true, the exact window refuses it", i)
+		}
+		if !got && want {
+			sooner++
+		}
+	}
+	t.Logf("gave up sooner than exact on %d of 30,000 events", sooner)
+}
