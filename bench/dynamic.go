@@ -23,6 +23,9 @@ func (idleService) Serve(ctx context.Context) error {
 //     TerminateChild, which stops it through its shutdown handshake and,
 //     the child being temporary, deletes its spec.
 //   - suture: Add, then RemoveAndWait with no timeout.
+//   - floor-ctx: a fresh cancellable context, go (under a deferred recover),
+//     then wait for the goroutine's started signal; cancel its context, then
+//     wait for its done signal.
 //   - floor: go, then wait for the goroutine's started signal; close its
 //     stop channel, then wait for its done signal.
 type dynamic struct {
@@ -70,6 +73,25 @@ func newDynamic(variant string) *dynamic {
 				}
 			},
 			close: func() error { cancel(); <-errC; return h.check() },
+		}
+	case "floor-ctx":
+		started, done := make(readySignal), make(chan error)
+		f := started.serve
+		var cancel context.CancelFunc
+		return &dynamic{
+			add: func() {
+				var ictx context.Context
+				ictx, cancel = context.WithCancel(context.Background())
+				go floorRunRecover(ictx, f, done)
+				<-started
+			},
+			remove: func() {
+				cancel()
+				if err := <-done; err != nil {
+					panic(err)
+				}
+			},
+			close: func() error { return nil },
 		}
 	case "floor":
 		started, done := make(chan struct{}), make(chan struct{})
@@ -137,4 +159,12 @@ func figDynamic(cfg config, variant string) (map[string]float64, error) {
 		"allocs_pair":   allocs,
 		"bytes_pair":    bytes,
 	}, nil
+}
+
+// dynamicFigs are the ids of the dynamic figures, in order.
+var dynamicFigs = []string{"dynamic"}
+
+// dynamicLabel names a dynamic figure in the targets.
+func dynamicLabel(fig string) string {
+	return "no other child live"
 }

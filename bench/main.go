@@ -1,6 +1,13 @@
 // Command bench measures arbor side by side with thejerf/suture v4 and with
-// the plain-goroutine floor (what the same handshakes cost with bare
-// goroutines and channels), and prints one table with the ratios.
+// two floors, and prints one table with the ratios:
+//
+//   - the context floor (floor-ctx): what any OTP-style supervisor must do at
+//     the least, written by hand: a fresh cancellable context per incarnation
+//     (context.WithCancel), a deferred recover, a done signal; for ordered
+//     start and stop, one child at a time with a ready signal. The targets are
+//     stated against this floor.
+//   - the bare floor (floor): the same handshakes with bare goroutines and
+//     channels, on a shared context, with no context of their own.
 //
 // Each figure runs for each variant in a fresh child process (this program
 // re-executed with -child), because Go reuses freed goroutine stacks, which
@@ -46,7 +53,7 @@ type figure struct {
 	run      func(cfg config, variant string) (map[string]float64, error)
 }
 
-var peers = []string{"arbor", "suture", "floor"}
+var peers = []string{"arbor", "suture", "floor-ctx", "floor"}
 
 var figures = []figure{
 	{"restart-error", peers, figRestart(false)},
@@ -54,7 +61,7 @@ var figures = []figure{
 	{"back-to-back", peers, figBackToBack},
 	{"ordered-10k", peers, figOrdered(10_000)},
 	{"ordered-100k", peers, figOrdered(100_000)},
-	{"memory", []string{"arbor", "suture", "floor", "floor-bare"}, figMemory},
+	{"memory", []string{"arbor", "suture", "floor-ctx", "floor", "floor-bare"}, figMemory},
 	{"dynamic", peers, figDynamic},
 	{"lookup", []string{"arbor", "rwmutex", "syncmap"}, figLookup},
 }

@@ -126,3 +126,25 @@ func floorRunRecover(ctx context.Context, f func(context.Context) error, done ch
 	err = f(ctx)
 	returned = true
 }
+
+// floorCtxSupervise is the context floor of a supervisor: each incarnation
+// gets a fresh cancellable context of its own (context.WithCancel, not derived
+// from ctx: the loop cancels it itself), runs on a new goroutine under a
+// deferred recover that captures the program counters of a panic, and reports
+// its end on a done channel; the loop then cancels the incarnation's context
+// and runs the next one, until ctx is done.
+func floorCtxSupervise(ctx context.Context, f func(context.Context) error) {
+	done := make(chan error)
+	for {
+		ictx, cancel := context.WithCancel(context.Background())
+		go floorRunRecover(ictx, f, done)
+		select {
+		case <-done:
+			cancel()
+		case <-ctx.Done():
+			cancel()
+			<-done
+			return
+		}
+	}
+}

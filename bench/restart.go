@@ -125,6 +125,11 @@ func superviseProbe(variant string, p *probe) (stop func() error) {
 			}
 			return nil
 		}
+	case "floor-ctx":
+		done := make(chan struct{})
+		go func() { floorCtxSupervise(ctx, p.Serve); close(done) }()
+		<-p.entered
+		return func() error { cancel(); <-done; return nil }
 	case "floor":
 		done := make(chan struct{})
 		go func() { floorSupervise(ctx, p.Serve, p.panics); close(done) }()

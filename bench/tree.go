@@ -49,6 +49,16 @@ func (c *countingIdle) Serve(ctx context.Context) error {
 	return nil
 }
 
+// readySignal is the ready channel of the context floor's tree: its serve
+// reports ready, then idles until its context is done (as readyIdle does).
+type readySignal chan struct{}
+
+func (r readySignal) serve(ctx context.Context) error {
+	r <- struct{}{}
+	<-ctx.Done()
+	return nil
+}
+
 // tree is n idle children under one variant, started; stop stops them all.
 type tree struct {
 	start, stop time.Duration // measured by startTree and stopTree
@@ -65,6 +75,10 @@ type tree struct {
 //     another without waiting for anything (no readiness), and the time runs
 //     until every one of them has entered Serve. Cancelling Serve's context
 //     stops them all in parallel (one goroutine per service), unordered.
+//   - floor-ctx: n goroutines started one at a time, each with a fresh
+//     cancellable context of its own and a deferred recover, each sending on
+//     a ready channel that the starter waits on; stopped one at a time in
+//     reverse order by cancelling its context and waiting on a done channel.
 //   - floor: n goroutines started one at a time, each sending on a ready
 //     channel that the starter waits on; stopped one at a time in reverse
 //     order by closing its own stop channel and waiting on a done channel.
@@ -97,6 +111,27 @@ func startTree(variant string, n int) *tree {
 				return fmt.Errorf("suture Serve returned %v", err)
 			}
 			return h.check()
+		}
+	case "floor-ctx":
+		cancels := make([]context.CancelFunc, n)
+		ready, done := make(readySignal), make(chan error)
+		f := ready.serve
+		t0 := time.Now()
+		for i := range cancels {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancels[i] = cancel
+			go floorRunRecover(ctx, f, done)
+			<-ready
+		}
+		tr.start = time.Since(t0)
+		tr.stopFn = func() error {
+			for i := len(cancels) - 1; i >= 0; i-- {
+				cancels[i]()
+				if err := <-done; err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 	case "floor":
 		type floorChild struct{ stop chan struct{} }
