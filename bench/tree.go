@@ -184,11 +184,21 @@ func (tr *tree) stopTree() error {
 }
 
 // figOrdered is figure 4: ordered start with readiness and reverse ordered
-// stop of n children, per child. A warm-up tree of n/10 children runs first.
+// stop of n children, per child.
+//
+// A warm-up tree of the same variant and the same size runs first, and the
+// measurement waits until every goroutine it started has exited: each
+// variant's start is then served from the same pool of freed goroutines (a
+// start is mostly goroutine creation, suture's above all), so no variant
+// pays for fresh stacks that another reuses.
 func figOrdered(n int) func(cfg config, variant string) (map[string]float64, error) {
 	return func(cfg config, variant string) (map[string]float64, error) {
-		w := startTree(variant, max(n/10, 1000))
+		g0 := runtime.NumGoroutine()
+		w := startTree(variant, n)
 		if err := w.stopTree(); err != nil {
+			return nil, err
+		}
+		if err := waitGoroutines(g0); err != nil {
 			return nil, err
 		}
 		runtime.GC()
@@ -242,4 +252,18 @@ func writeHeapProfile(cfg config, name string) error {
 	}
 	defer f.Close()
 	return pprof.Lookup("heap").WriteTo(f, 0)
+}
+
+// waitGoroutines waits until at most n goroutines are left, so that the
+// goroutines of a warm-up have exited (and their stacks are free for reuse)
+// before a measurement starts.
+func waitGoroutines(n int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("warm-up: %d goroutines still running, want at most %d", runtime.NumGoroutine(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
 }
