@@ -62,7 +62,10 @@ var figures = []figure{
 	{"ordered-10k", peers, figOrdered(10_000)},
 	{"ordered-100k", peers, figOrdered(100_000)},
 	{"memory", []string{"arbor", "suture", "floor-ctx", "floor", "floor-bare"}, figMemory},
-	{"dynamic", peers, figDynamic},
+	{"dynamic", peers, figDynamic(0)},
+	{"dynamic-1k", peers, figDynamic(1_000)},
+	{"dynamic-10k", peers, figDynamic(10_000)},
+	{"dynamic-100k", peers, figDynamic(100_000)},
 	{"lookup", []string{"arbor", "rwmutex", "syncmap"}, figLookup},
 }
 

@@ -47,10 +47,18 @@ var mainRows = []row{
 	{"5 of which heap (B)", "memory", "heap_child", peerCols, "%.0f"},
 	{"5 of which goroutine stacks (B)", "memory", "stack_child", peerCols, "%.0f"},
 	{"5 goroutines per idle child", "memory", "goroutines_child", peerCols, "%.4f"},
-	{"6 dynamic add, per call, p50 (µs)", "dynamic", "add_p50_us", peerCols, "%.2f"},
-	{"6 dynamic remove-and-wait, per call, p50 (µs)", "dynamic", "remove_p50_us", peerCols, "%.2f"},
-	{"6 add + remove pairs per second", "dynamic", "pairs_per_s", peerCols, "%.0f"},
-	{"6 allocations per add + remove", "dynamic", "allocs_pair", peerCols, "%.1f"},
+}
+
+func init() {
+	for _, fig := range dynamicFigs {
+		l := dynamicLabel(fig)
+		mainRows = append(mainRows,
+			row{"6 dynamic add, per call, p50 (µs), " + l, fig, "add_p50_us", peerCols, "%.2f"},
+			row{"6 dynamic remove (oldest) and wait, per call, p50 (µs), " + l, fig, "remove_p50_us", peerCols, "%.2f"},
+			row{"6 add + remove pairs per second, " + l, fig, "pairs_per_s", peerCols, "%.0f"},
+			row{"6 allocations per add + remove, " + l, fig, "allocs_pair", peerCols, "%.1f"},
+		)
+	}
 }
 
 var lookupRows = []row{
