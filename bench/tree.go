@@ -61,11 +61,17 @@ func (r readySignal) serve(ctx context.Context) error {
 
 // tree is n idle children under one variant, started; stop stops them all.
 type tree struct {
-	start, stop time.Duration // measured by startTree and stopTree
-	stopFn      func() error
+	spec   time.Duration // arbor: building the specs; 0 for the others
+	build  time.Duration // arbor: supervisor.New; suture: suture.New and the Adds before Serve; 0 for the floors
+	start  time.Duration // measured by startTree
+	stop   time.Duration // measured by stopTree
+	stopFn func() error
 }
 
-// startTree starts n idle children and returns once all are running.
+// startTree starts n idle children and returns once all are running. The
+// start is timed apart from building the specs and the supervisor (arbor:
+// the specs, then supervisor.New; suture: suture.New and the n Adds before
+// Serve).
 //
 //   - arbor: a supervisor with n AwaitReady children, each calling
 //     child.Ready; Start starts them one at a time, each after the previous
@@ -87,21 +93,28 @@ func startTree(variant string, n int) *tree {
 	tr := &tree{}
 	switch variant {
 	case "arbor":
-		s := newArbor(readySpecs(n))
 		t0 := time.Now()
+		specs := readySpecs(n)
+		tr.spec = time.Since(t0)
+		t0 = time.Now()
+		s := newArbor(specs)
+		tr.build = time.Since(t0)
+		t0 = time.Now()
 		if err := s.Start(context.Background()); err != nil {
 			panic(err)
 		}
 		tr.start = time.Since(t0)
 		tr.stopFn = func() error { return s.Stop(context.Background()) }
 	case "suture":
-		s, h := newSuture()
 		svc := &countingIdle{of: int64(n), all: make(chan struct{})}
+		t0 := time.Now()
+		s, h := newSuture()
 		for range n {
 			s.Add(svc)
 		}
+		tr.build = time.Since(t0)
 		ctx, cancel := context.WithCancel(context.Background())
-		t0 := time.Now()
+		t0 = time.Now()
 		errC := s.ServeBackground(ctx)
 		<-svc.all
 		tr.start = time.Since(t0)
@@ -209,11 +222,18 @@ func figOrdered(n int) func(cfg config, variant string) (map[string]float64, err
 		if err := tr.stopTree(); err != nil {
 			return nil, err
 		}
-		return map[string]float64{
+		res := map[string]float64{
 			"start_us":     us(float64(tr.start) / float64(n)),
 			"stop_us":      us(float64(tr.stop) / float64(n)),
 			"allocs_child": allocs,
-		}, nil
+		}
+		if tr.spec > 0 {
+			res["spec_us"] = us(float64(tr.spec) / float64(n))
+		}
+		if tr.build > 0 {
+			res["new_us"] = us(float64(tr.build) / float64(n))
+		}
+		return res, nil
 	}
 }
 
