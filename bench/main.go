@@ -15,8 +15,8 @@
 // measures; the parent repeats every process -reps times, rotating the order
 // of the variants, and reports the median of the repetitions.
 //
-//	cd bench && go run .                 # full run, about 1.5-2 minutes on 2 cores
-//	cd bench && go run . -quick          # 20-30 s, fewer samples and repetitions
+//	cd bench && go run .                 # full run, about 2.5 minutes on 2 cores
+//	cd bench && go run . -quick          # about 35 s, fewer samples and repetitions
 //	cd bench && go run . -only restart-error,dynamic -reps 1 -cpuprofile /tmp/prof
 //	cd bench && go run . -only memory -reps 1 -cpuprofile /tmp/prof -memprofile
 //
