@@ -1,0 +1,49 @@
+package model_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/escalation"
+	"github.com/arborgo/arbor/strategy"
+)
+
+// Sequences TestModel found or that pin a rule at its edge, replayed as
+// ordinary tests.
+
+var (
+	p, tr, tmp = child.Permanent, child.Transient, child.Temporary
+	period     = 5 * time.Second
+)
+
+// A temporary child that ended is deleted; its ID can be started again, as a
+// new child (see TestIncarnationUniqueAcrossDeleteAndStartChild).
+func TestModelStartChildAfterTemporaryExit(t *testing.T) {
+	run(t, config{strategy.OneForOne, escalation.Intensity{MaxRestarts: 0, Period: period}, []child.Restart{tmp}},
+		exit("c0", exitNil), startChild("c0", p), exit("c0", exitError))
+}
+
+// A restart exactly Period after the one before still counts; a nanosecond
+// later it does not.
+func TestModelIntensityBoundary(t *testing.T) {
+	run(t, config{strategy.OneForOne, escalation.Intensity{MaxRestarts: 1, Period: period}, []child.Restart{p}},
+		exit("c0", exitError), advance(period+time.Nanosecond), exit("c0", exitPanic),
+		advance(period), exit("c0", exitGoexit)) // gives up: two restarts within 5 s
+}
+
+// one_for_all with a terminated sibling and a temporary bystander: the
+// group restart stops the running ones in reverse order, drops the
+// temporary one and starts the terminated one again.
+func TestModelGroupRestartRevivesAndDrops(t *testing.T) {
+	run(t, config{strategy.OneForAll, escalation.Intensity{MaxRestarts: 3, Period: period}, []child.Restart{p, tmp, tr, p}},
+		terminate("c2"), exit("c3", exitShutdown), restartChild("c2"), deleteChild("c1"), exit("c0", exitPanic))
+}
+
+// rest_for_one: a transient child's normal exit touches nothing; its
+// abnormal exit restarts it and the children after it.
+func TestModelRestForOneTransient(t *testing.T) {
+	run(t, config{strategy.RestForOne, escalation.Intensity{MaxRestarts: 2, Period: period}, []child.Restart{p, tr, p}},
+		exit("c1", exitShutdown), restartChild("c1"), exit("c1", exitError), startChild("c4", tmp),
+		exit("c1", exitGoexit), advance(time.Second), exit("c2", exitNil))
+}
