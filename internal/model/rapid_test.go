@@ -95,4 +95,3 @@ func deleteChild(id string) action      { return action{op: opDelete, id: id} }
 func startChild(id string, r child.Restart) action {
 	return action{op: opStart, id: id, restart: r}
 }
-
