@@ -3,7 +3,7 @@ GO ?= go
 STATICCHECK_VERSION ?= v0.8.2
 PKGS := ./...
 
-.PHONY: test test-cluster demo lint lint-cluster cover bench tidy-check
+.PHONY: test test-cluster demo lint lint-cluster cover bench tidy-check soak soak-short fuzz
 
 ## test: vet, then every test under the race detector (goleak checks each package), then the supervisor's tests again without it: some run only there (the race detector allows at most 8128 live goroutines)
 test:
@@ -47,12 +47,4 @@ cover:
 bench:
 	cd bench && $(GO) run . $(BENCHFLAGS) -out ../docs/benchmarks-latest.txt
 
-.PHONY: test-grpc
-## test-grpc: examples/grpc is a module of its own (so arbor does not depend on gRPC): vet and race-test it
-test-grpc:
-	cd examples/grpc && $(GO) vet ./... && $(GO) test -race -count=1 ./...
-
-.PHONY: cli
-## cli: build the process supervisor command to bin/arbor (docs/cli.md)
-cli:
-	$(GO) build -o bin/arbor ./cmd/arbor
+.PHONY: test test-cluster demo lint lint-cluster cover bench tidy-check soak soak-short fuzz
