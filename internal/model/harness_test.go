@@ -133,9 +133,10 @@ func newHarness(t tb, cfg config) *harness {
 	var specs []child.Spec
 	for i, r := range cfg.children {
 		id := fmt.Sprintf("c%d", i)
-		specs = append(specs, child.Spec{ID: id, Service: h.live.service(id), Restart: r, AwaitReady: true})
+		specs = append(specs, child.Spec{ID: id, Service: h.live.service(id), Restart: r, AwaitReady: true, Significant: cfg.isSignificant(i)})
 	}
 	sup, err := supervisor.New("model", specs,
+		supervisor.WithAutoShutdown(cfg.auto),
 		supervisor.WithStrategy(cfg.strategy),
 		supervisor.WithIntensity(cfg.intensity),
 		supervisor.WithClock(h.clock),

@@ -86,11 +86,18 @@ type config struct {
 	strategy  strategy.Strategy
 	intensity escalation.Intensity
 	children  []child.Restart
+	// auto is the auto-shutdown setting; significant marks static children
+	// (by index) as significant.
+	auto        supervisor.AutoShutdown
+	significant []bool
 }
 
 func (c config) String() string {
-	return fmt.Sprintf("%s, intensity %d in %v, children %v", c.strategy, c.intensity.MaxRestarts, c.intensity.Period, c.children)
+	return fmt.Sprintf("%s, intensity %d in %v, children %v, auto_shutdown %s, significant %v",
+		c.strategy, c.intensity.MaxRestarts, c.intensity.Period, c.children, c.auto, c.significant)
 }
+
+func (c config) isSignificant(i int) bool { return i < len(c.significant) && c.significant[i] }
 
 // projected is an event reduced to what the rules decide: its kind, its
 // child, which incarnation, and for ChildExited whether a restart follows.
@@ -128,11 +135,12 @@ func project(ev supervisor.Event) projected {
 
 // mchild is a child as the model sees it.
 type mchild struct {
-	id       string
-	restart  child.Restart
-	running  bool
-	inc      uint64 // the running (or last) incarnation
-	restarts int    // ChildInfo.Restarts: automatic restarts in this run
+	id          string
+	restart     child.Restart
+	significant bool
+	running     bool
+	inc         uint64 // the running (or last) incarnation
+	restarts    int    // ChildInfo.Restarts: automatic restarts in this run
 }
 
 // model is one supervisor's state under OTP's rules.
@@ -144,13 +152,14 @@ type model struct {
 	incs     map[string]uint64
 	events   []projected
 	gaveUp   string // the child whose exit made the supervisor give up
+	autoStop string // the significant child whose exit shut the supervisor down
 	done     bool   // the supervisor's Serve has returned
 }
 
 func newModel(cfg config, now time.Time) *model {
 	m := &model{cfg: cfg, now: now, incs: map[string]uint64{}}
 	for i, r := range cfg.children {
-		m.children = append(m.children, &mchild{id: fmt.Sprintf("c%d", i), restart: r})
+		m.children = append(m.children, &mchild{id: fmt.Sprintf("c%d", i), restart: r, significant: cfg.isSignificant(i)})
 	}
 	for _, c := range m.children {
 		m.launch(c)
@@ -223,6 +232,24 @@ func (m *model) inWindow() int {
 	return n
 }
 
+// significantEnded reports whether a significant child's exit, not
+// restarted, shuts the supervisor down: always under any_significant; under
+// all_significant, once no significant child runs.
+func (m *model) significantEnded() bool {
+	switch m.cfg.auto {
+	case supervisor.AutoShutdownAnySignificant:
+		return true
+	case supervisor.AutoShutdownAllSignificant:
+		for _, c := range m.children {
+			if c.significant && c.running {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
 // exit applies the restart matrix, the intensity and the strategy to an exit
 // of c's running incarnation.
 func (m *model) exit(c *mchild, k exitKind) {
@@ -230,8 +257,16 @@ func (m *model) exit(c *mchild, k exitKind) {
 	c.running = false
 	m.events = append(m.events, projected{kind: supervisor.ChildExited, child: c.id, inc: c.inc, restarted: wanted})
 	if !wanted {
+		shut := c.significant && m.significantEnded()
+		if shut {
+			m.emit(supervisor.AutoShutdownTriggered, c)
+		}
 		if c.restart == child.Temporary {
 			m.remove(c)
+		}
+		if shut {
+			m.autoStop = c.id
+			m.stopAll()
 		}
 		return
 	}

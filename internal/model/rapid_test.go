@@ -9,11 +9,15 @@ import (
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/escalation"
 	"github.com/arborgo/arbor/strategy"
+	"github.com/arborgo/arbor/supervisor"
 )
 
 var (
 	restartTypes = []child.Restart{child.Permanent, child.Transient, child.Temporary}
 	strategies   = []strategy.Strategy{strategy.OneForOne, strategy.OneForAll, strategy.RestForOne}
+	// never is drawn as often as the two others together.
+	autoShutdowns = []supervisor.AutoShutdown{supervisor.AutoShutdownNever, supervisor.AutoShutdownNever,
+		supervisor.AutoShutdownAnySignificant, supervisor.AutoShutdownAllSignificant}
 	// Steps of the clock around the 5 s period: a restart exactly Period
 	// old still counts, one a nanosecond older does not.
 	advances = []time.Duration{time.Nanosecond, time.Second, 2500 * time.Millisecond, 5 * time.Second, 6 * time.Second}
@@ -22,11 +26,19 @@ var (
 )
 
 func drawConfig(t *rapid.T) config {
-	return config{
+	cfg := config{
 		strategy:  rapid.SampledFrom(strategies).Draw(t, "strategy"),
 		intensity: escalation.Intensity{MaxRestarts: rapid.IntRange(0, 4).Draw(t, "max_restarts"), Period: 5 * time.Second},
 		children:  rapid.SliceOfN(rapid.SampledFrom(restartTypes), 1, 4).Draw(t, "children"),
+		auto:      rapid.SampledFrom(autoShutdowns).Draw(t, "auto_shutdown"),
 	}
+	if cfg.auto != supervisor.AutoShutdownNever {
+		for _, r := range cfg.children {
+			// Only transient and temporary children may be significant.
+			cfg.significant = append(cfg.significant, r != child.Permanent && rapid.Bool().Draw(t, "significant"))
+		}
+	}
+	return cfg
 }
 
 // drawAction draws a step; exits are drawn among the children the model
