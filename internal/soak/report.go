@@ -18,6 +18,7 @@ func (r *Report) String() string {
 	fmt.Fprintf(&b, "tree: %d static workers, pool peak %d instances; %d incarnations\n", r.Workers, r.PoolPeak, r.Incarnation)
 	fmt.Fprintf(&b, "restarts %d, give-ups %d, abandoned %d, unreported injected exits (excused) %d, registry lookups %d\n",
 		r.Restarts, r.GiveUps, r.Abandoned, r.Unreported, r.Lookups)
+	fmt.Fprintf(&b, "root Stops unanswered within StopGrace (returned ctx.Err()): %d of %d rounds\n", r.Unanswered, r.Rounds)
 	fmt.Fprintf(&b, "known core bug hits (live overlap under a deadline-cut supervisor): %d\n", r.KnownBugs)
 	table := func(title string, m map[string]int64) {
 		fmt.Fprintf(&b, "%s:\n", title)
