@@ -49,14 +49,14 @@ func (s *soak) callOnce(ctx context.Context, t *tree, rng *rand.Rand) {
 	case op < 38:
 		s.call(ctx, "TerminateChild", timeout, func(c context.Context) error { return sup.TerminateChild(c, id) })
 	case op < 50:
-		s.call(ctx, "RestartChild", timeout, func(c context.Context) error { return sup.RestartChild(c, id) })
+		s.apiStart(t.path[sup]+"/"+id, s.call(ctx, "RestartChild", timeout, func(c context.Context) error { return sup.RestartChild(c, id) }))
 	case op < 53:
 		s.call(ctx, "DeleteChild", timeout, func(c context.Context) error { return sup.DeleteChild(c, id) })
 	case op < 58:
 		l2 := t.l2[rng.IntN(len(t.l2))]
 		spec := child.Spec{ID: fmt.Sprintf("dyn%d", rng.IntN(3)), Service: &worker{s: s, sup: l2, restart: child.Transient},
 			Restart: child.Transient, Shutdown: 50 * time.Millisecond, AwaitReady: true, StartTimeout: 200 * time.Millisecond}
-		s.call(ctx, "StartChild", timeout, func(c context.Context) error { return l2.StartChild(c, spec) })
+		s.apiStart(t.path[l2]+"/"+spec.ID, s.call(ctx, "StartChild", timeout, func(c context.Context) error { return l2.StartChild(c, spec) }))
 	case op < 62:
 		s.apply(ctx, t, rng, timeout)
 	case op < 80:

@@ -18,6 +18,7 @@ func (r *Report) String() string {
 	fmt.Fprintf(&b, "tree: %d static workers, pool peak %d instances; %d incarnations\n", r.Workers, r.PoolPeak, r.Incarnation)
 	fmt.Fprintf(&b, "restarts %d, give-ups %d, abandoned %d, unreported injected exits (excused) %d, registry lookups %d\n",
 		r.Restarts, r.GiveUps, r.Abandoned, r.Unreported, r.Lookups)
+	fmt.Fprintf(&b, "start failures of API starts whose caller had given up, reported to nobody: %d\n", r.LostStarts)
 	fmt.Fprintf(&b, "root Stops unanswered within StopGrace (returned ctx.Err()): %d of %d rounds\n", r.Unanswered, r.Rounds)
 	fmt.Fprintf(&b, "known core bug hits (live overlap under a deadline-cut supervisor): %d\n", r.KnownBugs)
 	table := func(title string, m map[string]int64) {
@@ -34,6 +35,9 @@ func (r *Report) String() string {
 	table("faults injected", r.Faults)
 	table("events", r.Events)
 	table("calls", r.Calls)
+	if len(r.Both) > 0 {
+		table("injected exits returned by a call and reported by an event", r.Both)
+	}
 	if len(r.Overruns) > 0 {
 		o := slices.Clone(r.Overruns)
 		slices.Sort(o)

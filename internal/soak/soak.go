@@ -18,6 +18,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"os"
+	"path"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -126,18 +127,20 @@ type Report struct {
 	Overruns    []time.Duration // how far past its deadline each Stop returned
 	Abandoned   int64           // ChildAbandoned events
 	Lookups     int64
-	Heap        []uint64 // heap in use after each round, after a GC
-	Goroutines  []int    // goroutines after each round
-	Unreported  int64    // injected exits not reported, each excused (see docs)
-	Unanswered  int64    // root Stops that returned ctx.Err() after StopGrace, the shutdown still going
-	KnownBugs   int64    // overlaps of live incarnations under a deadline-cut supervisor (see suspect)
+	Heap        []uint64         // heap in use after each round, after a GC
+	Goroutines  []int            // goroutines after each round
+	Unreported  int64            // injected exits not reported, each excused (see docs)
+	Unanswered  int64            // root Stops that returned ctx.Err() after StopGrace, the shutdown still going
+	Both        map[string]int64 // injected exits both returned by a call and reported by an event
+	LostStarts  int64            // start failures of API starts whose caller had given up (see apiStart)
+	KnownBugs   int64            // overlaps of live incarnations under a deadline-cut supervisor (see suspect)
 	Violations  []string
 }
 
 // Run runs the soak and returns its report; the error, if any, lists the
 // violations and names the seed.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
-	s := &soak{cfg: cfg, rep: &Report{Seed: cfg.Seed, Faults: map[string]int64{}, Events: map[string]int64{}, Calls: map[string]int64{}},
+	s := &soak{cfg: cfg, rep: &Report{Seed: cfg.Seed, Faults: map[string]int64{}, Events: map[string]int64{}, Calls: map[string]int64{}, Both: map[string]int64{}},
 		incs: map[string]uint64{}, live: map[string][]*incRecord{}, tokens: map[uint64]*tokenState{}}
 	s.liveZero = sync.NewCond(&s.mu)
 	start := time.Now()
@@ -181,10 +184,11 @@ type soak struct {
 	tokens   map[uint64]*tokenState // injected exits of the round
 	cuts     []string               // supervisor paths whose run a deadline cut, this round
 	rootRun  uint64
-	rootStop chan struct{} // closed when the root's SupervisorStopped is delivered
-	stopping atomic.Bool   // the round's final Stop has been asked for
-	suspects []suspect     // overlaps of live incarnations, judged at the end of the round
-	abandons []abandonment // ChildAbandoned events of the round that are errors (not BrutalKill)
+	rootStop chan struct{}   // closed when the root's SupervisorStopped is delivered
+	stopping atomic.Bool     // the round's final Stop has been asked for
+	lost     map[string]bool // paths with an API start whose result nobody received, this round
+	suspects []suspect       // overlaps of live incarnations, judged at the end of the round
+	abandons []abandonment   // ChildAbandoned events of the round that are errors (not BrutalKill)
 	faults   [nFaults]int64
 	nilExits int64
 	goexits  int64
@@ -205,9 +209,10 @@ type tokenState struct {
 	path     string
 	restart  child.Restart
 	brutal   bool
-	stopping bool // the round's final Stop had been asked for when it returned
-	seen     int  // events that reported it: at most one
-	byCall   bool // a call's error returned it (a failed StartChild, RestartChild, Apply)
+	stopping bool   // the round's final Stop had been asked for when it returned
+	seen     int    // events that reported it: at most one
+	byCall   bool   // a call's error returned it (a failed StartChild, RestartChild, Apply)
+	event    string // the kind of the event that reported it
 }
 
 // incRecord is one running incarnation, as the children's side sees it; it
@@ -277,10 +282,11 @@ type tree struct {
 	l2    []*supervisor.Supervisor
 	l2cfg map[*supervisor.Supervisor]supervisor.Config
 	pool  *supervisor.Simple[int]
+	path  map[*supervisor.Supervisor]string
 }
 
 func (s *soak) build(rng *rand.Rand) *tree {
-	t := &tree{l2cfg: map[*supervisor.Supervisor]supervisor.Config{}}
+	t := &tree{l2cfg: map[*supervisor.Supervisor]supervisor.Config{}, path: map[*supervisor.Supervisor]string{}}
 	strategies := []strategy.Strategy{strategy.OneForOne, strategy.OneForAll, strategy.RestForOne}
 	hook := supervisor.WithHook(s.hook)
 	var rootSpecs []child.Spec
@@ -312,6 +318,7 @@ func (s *soak) build(rng *rand.Rand) *tree {
 			}
 			t.l2 = append(t.l2, l2)
 			t.sups = append(t.sups, l2)
+			t.path[l2] = fmt.Sprintf("soak/l1-%d/l2-%d", i, j)
 			t.l2cfg[l2] = l2.Config()
 			restart := child.Permanent
 			if rng.IntN(4) == 0 {
@@ -326,6 +333,7 @@ func (s *soak) build(rng *rand.Rand) *tree {
 			panic(err)
 		}
 		t.sups = append(t.sups, l1)
+		t.path[l1] = fmt.Sprintf("soak/l1-%d", i)
 		rootSpecs = append(rootSpecs, child.Spec{ID: l1.Name(), Service: l1, Kind: child.KindSupervisor})
 	}
 	pw := &worker{s: s, restart: child.Transient}
@@ -344,6 +352,7 @@ func (s *soak) build(rng *rand.Rand) *tree {
 		panic(err)
 	}
 	t.root = root
+	t.path[root] = "soak"
 	return t
 }
 
@@ -539,11 +548,11 @@ func (w *worker) calls(ctx context.Context, rng *rand.Rand) {
 		s.call(ctx, "child.TerminateChild", time.Second, func(c context.Context) error { return sup.TerminateChild(c, id) })
 	case 4:
 		id := fmt.Sprintf("w%d", rng.IntN(s.cfg.Workers))
-		s.call(ctx, "child.RestartChild", time.Second, func(c context.Context) error { return sup.RestartChild(c, id) })
+		s.apiStart(path.Dir(child.Path(ctx))+"/"+id, s.call(ctx, "child.RestartChild", time.Second, func(c context.Context) error { return sup.RestartChild(c, id) }))
 	case 5:
 		spec := child.Spec{ID: fmt.Sprintf("dyn%d", rng.IntN(3)), Service: &worker{s: s, sup: sup, restart: child.Temporary},
 			Restart: child.Temporary, Shutdown: 50 * time.Millisecond, AwaitReady: true, StartTimeout: 200 * time.Millisecond}
-		s.call(ctx, "child.StartChild", time.Second, func(c context.Context) error { return sup.StartChild(c, spec) })
+		s.apiStart(path.Dir(child.Path(ctx))+"/"+spec.ID, s.call(ctx, "child.StartChild", time.Second, func(c context.Context) error { return sup.StartChild(c, spec) }))
 	}
 }
 
@@ -612,7 +621,21 @@ func (s *soak) reportedBy(op string, err error) {
 		s.mu.Lock()
 		if ts := s.tokens[in.token]; ts != nil {
 			ts.byCall = true
+			if ts.seen > 0 {
+				s.rep.Both[op+" and "+ts.event]++
+			}
 		}
+		s.mu.Unlock()
+	}
+}
+
+// apiStart notes a StartChild or RestartChild of path whose caller gave up
+// (its ctx ended) or that a stop overtook: a start failure is returned only
+// to the call, and supervisors report no event for it, so it reaches nobody.
+func (s *soak) apiStart(path string, err error) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, supervisor.ErrStopping) {
+		s.mu.Lock()
+		s.lost[path] = true
 		s.mu.Unlock()
 	}
 }
@@ -676,6 +699,10 @@ func (s *soak) exitSeen(ev supervisor.Event, err error) {
 	ts := s.tokens[in.token]
 	if ts != nil {
 		ts.seen++
+		ts.event = ev.Kind.String()
+		if ts.byCall {
+			s.rep.Both["a call and "+ts.event]++
+		}
 	}
 	s.mu.Unlock()
 	if ts == nil {
@@ -718,6 +745,7 @@ func (s *soak) round(ctx context.Context, round int, baseline int) {
 	s.abandons = nil
 	s.suspects = nil
 	s.incs = map[string]uint64{}
+	s.lost = map[string]bool{}
 	s.handles = nil
 	s.rootStop = make(chan struct{})
 	s.mu.Unlock()
@@ -937,6 +965,10 @@ func (s *soak) tally(round int) {
 		// supervisor (the run that would report it was over), with a
 		// BrutalKill stop, or with the round's final Stop.
 		excused := ts.brutal || ts.stopping || s.underCut(ts.path)
+		if !excused && ts.kind == fCrashBeforeReady && s.lost[ts.path] {
+			s.rep.LostStarts++
+			continue
+		}
 		if excused {
 			s.rep.Unreported++
 			continue
