@@ -124,7 +124,9 @@ func FuzzApply(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer func() {
-			if err := sup.Stop(ctx); err != nil {
+			// A 10 ms budget may be overrun on a loaded machine: only an
+			// abandonment is allowed.
+			if err := sup.Stop(ctx); err != nil && !errors.Is(err, supervisor.ErrStopTimeout) {
 				t.Errorf("Stop: %v", err)
 			}
 		}()
