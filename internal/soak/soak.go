@@ -112,29 +112,30 @@ func (e *injected) Error() string {
 
 // Report is what a run did and found.
 type Report struct {
-	Seed        uint64
-	Rounds      int
-	Elapsed     time.Duration
-	Workers     int // static workers per round
-	PoolPeak    int // most pool instances at once
-	Incarnation int64
-	Faults      map[string]int64
-	Events      map[string]int64
-	Calls       map[string]int64 // by call, "op ok" or "op error"
-	Restarts    int64            // ChildExited events with Restarted
-	GiveUps     int64
-	Stops       int64           // Stop calls with a deadline
-	Overruns    []time.Duration // how far past its deadline each Stop returned
-	Abandoned   int64           // ChildAbandoned events
-	Lookups     int64
-	Heap        []uint64         // heap in use after each round, after a GC
-	Goroutines  []int            // goroutines after each round
-	Unreported  int64            // injected exits not reported, each excused (see docs)
-	Unanswered  int64            // root Stops that returned ctx.Err() after StopGrace, the shutdown still going
-	Both        map[string]int64 // injected exits both returned by a call and reported by an event
-	LostStarts  int64            // start failures of API starts whose caller had given up (see apiStart)
-	KnownBugs   int64            // overlaps of live incarnations under a deadline-cut supervisor (see suspect)
-	Violations  []string
+	Seed            uint64
+	Rounds          int
+	Elapsed         time.Duration
+	Workers         int // static workers per round
+	PoolPeak        int // most pool instances at once
+	Incarnation     int64
+	Faults          map[string]int64
+	Events          map[string]int64
+	Calls           map[string]int64 // by call, "op ok" or "op error"
+	Restarts        int64            // ChildExited events with Restarted
+	GiveUps         int64
+	Stops           int64           // Stop calls with a deadline
+	Overruns        []time.Duration // how far past its deadline each Stop returned
+	Abandoned       int64           // ChildAbandoned events
+	Lookups         int64
+	Heap            []uint64         // heap in use after each round, after a GC
+	Goroutines      []int            // goroutines after each round
+	Unreported      int64            // injected exits not reported, each excused (see docs)
+	Unanswered      int64            // root Stops that returned ctx.Err() after StopGrace, the shutdown still going
+	Both            map[string]int64 // injected exits both returned by a call and reported by an event
+	LostStarts      int64            // start failures of API starts whose caller had given up (see apiStart)
+	StopStartErrors int64            // *StartErrors of nested supervisors in the root Stop's result
+	KnownBugs       int64            // overlaps of live incarnations under a deadline-cut supervisor (see suspect)
+	Violations      []string
 }
 
 // Run runs the soak and returns its report; the error, if any, lists the
@@ -853,6 +854,15 @@ func (s *soak) checkStopResult(round int, err error, begin time.Time, elapsed, d
 	for _, e := range unjoin(err) {
 		var st *supervisor.StopTimeoutError
 		if !errors.As(e, &st) {
+			var se *supervisor.StartError
+			if errors.As(e, &se) && !s.cfg.Strict {
+				// A nested supervisor whose start failed, and whose
+				// cleanup then abandoned a child, returns both errors;
+				// its stopping parent passes them on whole, so Stop's
+				// result holds a *StartError. Counted (see docs).
+				atomic.AddInt64(&s.rep.StopStartErrors, 1)
+				continue
+			}
 			if !errors.Is(e, context.DeadlineExceeded) || elapsed < deadline+supervisor.StopGrace {
 				s.violation("round %d: root Stop returned %v", round, e)
 			}
