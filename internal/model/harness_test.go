@@ -21,7 +21,10 @@ import (
 // is never a timing assertion: on a healthy run every wait ends at once.
 const waitTimeout = 20 * time.Second
 
-var errModel = errors.New("model: injected error")
+var (
+	errModel = errors.New("model: injected error")
+	errStart = errors.New("model: injected start failure")
+)
 
 // tb is what the harness needs of a *testing.T or a *rapid.T.
 type tb interface {
@@ -35,8 +38,18 @@ type incarn struct{ exit chan exitKind }
 
 // live tracks, from the children's side, which incarnations run.
 type live struct {
-	mu sync.Mutex
-	m  map[string][]*incarn
+	mu       sync.Mutex
+	m        map[string][]*incarn
+	failNext map[string]bool
+}
+
+// takeFail reports whether this start of id must fail, and clears it.
+func (l *live) takeFail(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.failNext[id]
+	delete(l.failNext, id)
+	return f
 }
 
 func (l *live) add(id string, in *incarn) {
@@ -78,6 +91,9 @@ func (l *live) only(id string) *incarn {
 // harness to tell it how to exit, or for its context to end.
 func (l *live) service(id string) child.Service {
 	return child.Func(func(ctx context.Context) error {
+		if l.takeFail(id) {
+			return errStart // before it is ready: a failed start
+		}
 		in := &incarn{exit: make(chan exitKind)}
 		l.add(id, in)
 		defer l.del(id, in)
@@ -126,7 +142,7 @@ func newHarness(t tb, cfg config) *harness {
 		t: t, ctx: ctx, cancel: cancel, cfg: cfg,
 		rec:      supervisortest.NewRecorder(),
 		clock:    supervisortest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
-		live:     &live{m: map[string][]*incarn{}},
+		live:     &live{m: map[string][]*incarn{}, failNext: map[string]bool{}},
 		notify:   make(chan struct{}, 1),
 		serveErr: make(chan error, 1),
 	}
@@ -216,6 +232,11 @@ func (h *harness) do(a action) {
 	case opAdvance:
 		h.clock.Advance(a.d)
 		h.m.now = h.m.now.Add(a.d)
+	case opFailStart:
+		h.live.mu.Lock()
+		h.live.failNext[a.id] = true
+		h.live.mu.Unlock()
+		h.m.failNext[a.id] = true
 	}
 	if !sameErr(got, want) {
 		h.fatalf("%s returned %v, the model says %v", a, got, want)

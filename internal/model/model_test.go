@@ -48,6 +48,7 @@ const (
 	opDelete                  // DeleteChild(id)
 	opStart                   // StartChild of a new spec id with restart type restart
 	opAdvance                 // the clock moves by d
+	opFailStart               // the next start of id fails: it returns an error before it is ready
 	numOps
 )
 
@@ -76,6 +77,8 @@ func (a action) String() string {
 		return fmt.Sprintf("StartChild(%s, %s)", a.id, a.restart)
 	case opAdvance:
 		return fmt.Sprintf("advance(%v)", a.d)
+	case opFailStart:
+		return fmt.Sprintf("failNextStart(%s)", a.id)
 	}
 	return "?"
 }
@@ -124,7 +127,7 @@ func (p projected) String() string {
 func project(ev supervisor.Event) projected {
 	p := projected{kind: ev.Kind, child: ev.Child}
 	switch ev.Kind {
-	case supervisor.ChildStarted, supervisor.ChildExited, supervisor.ChildStopped, supervisor.ChildAbandoned, supervisor.AbandonedReturned:
+	case supervisor.ChildStarted, supervisor.ChildExited, supervisor.ChildStopped, supervisor.ChildStartFailed, supervisor.ChildAbandoned, supervisor.AbandonedReturned:
 		p.inc = ev.Incarnation
 	}
 	if ev.Kind == supervisor.ChildExited {
@@ -150,6 +153,7 @@ type model struct {
 	window   []time.Time // restarts recorded, oldest first
 	children []*mchild   // start order
 	incs     map[string]uint64
+	failNext map[string]bool // children whose next start fails
 	events   []projected
 	gaveUp   string // the child whose exit made the supervisor give up
 	autoStop string // the significant child whose exit shut the supervisor down
@@ -157,7 +161,7 @@ type model struct {
 }
 
 func newModel(cfg config, now time.Time) *model {
-	m := &model{cfg: cfg, now: now, incs: map[string]uint64{}}
+	m := &model{cfg: cfg, now: now, incs: map[string]uint64{}, failNext: map[string]bool{}}
 	for i, r := range cfg.children {
 		m.children = append(m.children, &mchild{id: fmt.Sprintf("c%d", i), restart: r, significant: cfg.isSignificant(i)})
 	}
@@ -173,7 +177,7 @@ func (m *model) emit(k supervisor.EventKind, c *mchild) {
 	if c != nil {
 		p.child = c.id
 		switch k {
-		case supervisor.ChildStarted, supervisor.ChildStopped:
+		case supervisor.ChildStarted, supervisor.ChildStopped, supervisor.ChildStartFailed:
 			p.inc = c.inc
 		}
 	}
@@ -200,12 +204,18 @@ func (m *model) remove(c *mchild) {
 	delete(m.incs, c.id)
 }
 
-// launch starts a new incarnation, numbered from 1 for each entry.
-func (m *model) launch(c *mchild) {
+// launch starts a new incarnation, numbered from 1 for each entry, and
+// reports whether it started; a failed start is reported by the caller.
+func (m *model) launch(c *mchild) bool {
 	m.incs[c.id]++
 	c.inc = m.incs[c.id]
+	if m.failNext[c.id] {
+		delete(m.failNext, c.id)
+		return false
+	}
 	c.running = true
 	m.emit(supervisor.ChildStarted, c)
+	return true
 }
 
 func (m *model) stop(c *mchild) {
@@ -270,6 +280,16 @@ func (m *model) exit(c *mchild, k exitKind) {
 		}
 		return
 	}
+	m.restart(c)
+}
+
+// restart counts a restart of c (after its exit, or a retry after its failed
+// start), gives up past the intensity, and otherwise applies the strategy
+// from c: the group's running siblings are stopped in reverse order,
+// temporary ones dropped, and the group started in order. A start that fails
+// is reported (ChildStartFailed) and retried as a new restart from that
+// child.
+func (m *model) restart(c *mchild) {
 	if !m.record() {
 		m.emit(supervisor.IntensityExceeded, c)
 		for _, x := range slices.Backward(m.children) {
@@ -304,7 +324,14 @@ func (m *model) exit(c *mchild, k exitKind) {
 		return false
 	})
 	for _, g := range group {
-		m.launch(g)
+		if g.running {
+			continue
+		}
+		if !m.launch(g) {
+			m.emit(supervisor.ChildStartFailed, g)
+			m.restart(g)
+			return
+		}
 		g.restarts++
 	}
 }
@@ -331,7 +358,9 @@ func (m *model) restartChild(id string) error {
 	case c.running:
 		return supervisor.ErrRunning
 	}
-	m.launch(c)
+	if !m.launch(c) {
+		return supervisor.ErrStartFailed // no event: the call returns it
+	}
 	return nil
 }
 
@@ -356,7 +385,10 @@ func (m *model) startChild(id string, r child.Restart) error {
 	}
 	c := &mchild{id: id, restart: r}
 	m.children = append(m.children, c)
-	m.launch(c)
+	if !m.launch(c) {
+		m.remove(c) // nothing is kept, and no event: the call returns it
+		return supervisor.ErrStartFailed
+	}
 	return nil
 }
 

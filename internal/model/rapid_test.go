@@ -50,7 +50,7 @@ func drawAction(t *rapid.T, m *model) action {
 			running = append(running, c.id)
 		}
 	}
-	switch r := rapid.IntRange(0, 9).Draw(t, "op"); {
+	switch r := rapid.IntRange(0, 10).Draw(t, "op"); {
 	case r < 4 && len(running) > 0:
 		return action{op: opExit, id: rapid.SampledFrom(running).Draw(t, "id"), exit: exitKind(rapid.IntRange(0, int(numExits)-1).Draw(t, "exit"))}
 	case r < 6:
@@ -61,8 +61,10 @@ func drawAction(t *rapid.T, m *model) action {
 		return action{op: opRestart, id: rapid.SampledFrom(callIDs).Draw(t, "id")}
 	case r == 8:
 		return action{op: opDelete, id: rapid.SampledFrom(callIDs).Draw(t, "id")}
-	default:
+	case r == 9:
 		return action{op: opStart, id: rapid.SampledFrom(callIDs).Draw(t, "id"), restart: rapid.SampledFrom(restartTypes).Draw(t, "restart")}
+	default:
+		return action{op: opFailStart, id: rapid.SampledFrom(callIDs).Draw(t, "id")}
 	}
 }
 
@@ -107,3 +109,5 @@ func deleteChild(id string) action      { return action{op: opDelete, id: id} }
 func startChild(id string, r child.Restart) action {
 	return action{op: opStart, id: id, restart: r}
 }
+
+func failNextStart(id string) action { return action{op: opFailStart, id: id} }

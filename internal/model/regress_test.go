@@ -65,3 +65,21 @@ func TestModelAnySignificant(t *testing.T) {
 		children: []child.Restart{p, tmp, tr}, auto: supervisor.AutoShutdownAnySignificant, significant: []bool{false, false, true}},
 		exit("c1", exitError), exit("c2", exitError), exit("c2", exitNil))
 }
+
+// A restart whose start fails is reported and retried as a new restart:
+// under one_for_all, the children started in the failed attempt are stopped
+// again and the whole group started from the first; the retries spend the
+// intensity, and one too many gives up.
+func TestModelFailedRestartRetries(t *testing.T) {
+	run(t, config{strategy: strategy.OneForAll, intensity: escalation.Intensity{MaxRestarts: 3, Period: period}, children: []child.Restart{p, tr, p}},
+		failNextStart("c1"), exit("c2", exitError), // restart, c1 fails, retry
+		failNextStart("c0"), restartChild("c0"), // an API start that fails: no event, no retry
+		failNextStart("c2"), failNextStart("c1"), exit("c0", exitPanic)) // gives up in the retries
+}
+
+// rest_for_one retries from the child that failed to start, not from the
+// one whose exit began the restart.
+func TestModelRestForOneRetryFromFailingChild(t *testing.T) {
+	run(t, config{strategy: strategy.RestForOne, intensity: escalation.Intensity{MaxRestarts: 4, Period: period}, children: []child.Restart{p, p, p}},
+		failNextStart("c2"), exit("c0", exitError), startChild("c3", tmp), failNextStart("c3"), exit("c1", exitNil))
+}
