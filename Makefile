@@ -47,4 +47,30 @@ cover:
 bench:
 	cd bench && $(GO) run . $(BENCHFLAGS) -out ../docs/benchmarks-latest.txt
 
-.PHONY: test test-cluster demo lint lint-cluster cover bench tidy-check soak soak-short fuzz
+.PHONY: test-grpc
+## test-grpc: examples/grpc is a module of its own (so arbor does not depend on gRPC): vet and race-test it
+test-grpc:
+	cd examples/grpc && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+
+.PHONY: cli
+## cli: build the process supervisor command to bin/arbor (docs/cli.md)
+cli:
+	$(GO) build -o bin/arbor ./cmd/arbor
+
+## soak: the chaos soak on the full tree (about 1,000 workers, a pool of up to 10,000), SOAK_DURATION long (default 10m); SOAK_SEED=n replays a workload. See docs/reliability.md
+SOAK_DURATION ?= 10m
+SOAK_SEED ?= 0
+soak:
+	$(GO) test -count=1 -timeout 0 -v -run '^TestSoak$$' ./internal/soak -soak.full -soak.duration=$(SOAK_DURATION) -soak.seed=$(SOAK_SEED) -soak.report=soak-report.txt
+
+## soak-short: the short chaos soak CI runs once, under the race detector, on a smaller tree (45 s)
+soak-short:
+	$(GO) test -race -count=1 -timeout 5m -v -run '^TestSoak$$' ./internal/soak -soak.duration=45s -soak.seed=$(SOAK_SEED)
+
+## fuzz: each fuzz target for FUZZTIME (default 2m); a failing input lands in the package's testdata/fuzz (docs/reliability.md: how to keep new corpus)
+FUZZTIME ?= 2m
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckSpecs$$' -fuzztime $(FUZZTIME) ./supervisor/
+	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./supervisor/
+	$(GO) test -run '^$$' -fuzz '^FuzzDocumentRoundTrip$$' -fuzztime $(FUZZTIME) ./treeview/
+	$(GO) test -run '^$$' -fuzz '^FuzzDocumentJSON$$' -fuzztime $(FUZZTIME) ./treeview/
