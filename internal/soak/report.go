@@ -20,6 +20,7 @@ func (r *Report) String() string {
 		r.Restarts, r.GiveUps, r.Abandoned, r.Unreported, r.Lookups)
 	fmt.Fprintf(&b, "start failures of API starts whose caller had given up, reported to nobody: %d\n", r.LostStarts)
 	fmt.Fprintf(&b, "root Stops unanswered within StopGrace (returned ctx.Err()): %d of %d rounds\n", r.Unanswered, r.Rounds)
+	fmt.Fprintf(&b, "children the root Stop named that an earlier stop had abandoned: %d\n", r.NamedEarlier)
 	fmt.Fprintf(&b, "nested *StartErrors in the root Stop's result: %d\n", r.StopStartErrors)
 	fmt.Fprintf(&b, "known core bug hits (live overlap under a deadline-cut supervisor): %d\n", r.KnownBugs)
 	table := func(title string, m map[string]int64) {
