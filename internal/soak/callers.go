@@ -102,10 +102,13 @@ func (s *soak) apply(ctx context.Context, t *tree, rng *rand.Rand, timeout time.
 			cfg.Children = append(cfg.Children, sp)
 		}
 	}
-	s.call(ctx, "Apply", timeout, func(c context.Context) error {
+	err := s.call(ctx, "Apply", timeout, func(c context.Context) error {
 		ch, err := l2.Apply(c, cfg)
 		return errors.Join(append([]error{err}, ch.Failed...)...) // the start errors report injected exits too
 	})
+	for _, sp := range cfg.Children {
+		s.apiStart(t.path[l2]+"/"+sp.ID, err) // a start failure of an Apply whose caller gave up reaches nobody
+	}
 }
 
 // poolCall starts or terminates instances of the pool.
