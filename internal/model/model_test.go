@@ -193,18 +193,14 @@ func (m *model) find(id string) *mchild {
 	return nil
 }
 
-// remove deletes c's spec. The supervisor numbers incarnations per entry, so
-// an ID started again after it was deleted starts over at 1; Event.Incarnation
-// promises one number per call of Serve in a run, and
-// TestIncarnationUniqueAcrossDeleteAndStartChild (skipped, a core bug) holds
-// that promise. The model follows the supervisor here so that it can go on
-// finding other differences.
+// remove deletes c's spec. Its incarnation count stays: an ID started again
+// after it was deleted goes on counting in the same run, so Event.Incarnation
+// names one call of Serve (TestIncarnationUniqueAcrossDeleteAndStartChild).
 func (m *model) remove(c *mchild) {
 	m.children = slices.DeleteFunc(m.children, func(x *mchild) bool { return x == c })
-	delete(m.incs, c.id)
 }
 
-// launch starts a new incarnation, numbered from 1 for each entry, and
+// launch starts a new incarnation, numbered from 1 for each ID in a run, and
 // reports whether it started; a failed start is reported by the caller.
 func (m *model) launch(c *mchild) bool {
 	m.incs[c.id]++
