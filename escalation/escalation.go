@@ -109,6 +109,16 @@ func (w *Window) Record(now time.Time) bool {
 	return w.count <= w.limit.MaxRestarts
 }
 
+// Allows reports whether Record(now) would return true, without recording.
+func (w *Window) Allows(now time.Time) bool {
+	if w.length > 0 {
+		if newest := w.at(w.length - 1).t; now.Before(newest) {
+			now = newest
+		}
+	}
+	return w.Len(now)+1 <= w.limit.MaxRestarts
+}
+
 // Len returns how many recorded events are still inside the window at now,
 // counting at most MaxRestarts+1, the most a window keeps. It does not change w.
 func (w *Window) Len(now time.Time) int {

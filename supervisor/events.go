@@ -24,8 +24,10 @@ const (
 	ChildIgnored
 	// ChildStartFailed: a start failed, during init or a restart. Context "start_error".
 	ChildStartFailed
-	// ChildExited: a child ended by itself. Context "child_terminated" when it
-	// is restarted or was abnormal; Err is its reason.
+	// ChildExited: a child ended by itself; Restarted says whether a restart
+	// follows (not when a stop is pending or the restart would exceed the
+	// intensity). Context "child_terminated" when it is restarted, abnormal,
+	// or permanent; Err is its reason.
 	ChildExited
 	// ChildStopped: the supervisor stopped a child and it returned in time.
 	// If it had already crashed, or panicked while stopping, context
@@ -132,9 +134,10 @@ func (e Event) Context() string {
 	case ChildStartFailed:
 		return "start_error"
 	case ChildExited:
-		// Reported when it is restarted, and for any abnormal exit: a
-		// temporary child's, or one that a pending stop kept from a restart.
-		if e.Restarted || !child.IsNormal(e.Err) {
+		// Reported when it is restarted, for any abnormal exit (a temporary
+		// child's, or one that a pending stop or the intensity kept from a
+		// restart), and for a permanent child's every exit, as in OTP.
+		if e.Restarted || !child.IsNormal(e.Err) || e.Restart == child.Permanent {
 			return "child_terminated"
 		}
 	case ChildAbandoned:

@@ -176,3 +176,23 @@ func TestIncarnationsCountOnAcrossDelete(t *testing.T) {
 		t.Fatalf("the re-added child's first incarnation is %d, want 2", ev.Incarnation)
 	}
 }
+
+// The exit that makes the supervisor give up is not restarted, and its
+// ChildExited event says so; it is still reported (child_terminated), then
+// the give-up.
+func TestGiveUpExitIsNotRestarted(t *testing.T) {
+	a := newProbe("a", nil)
+	rec := supervisortest.NewRecorder()
+	s := mustNew(t, "root", []child.Spec{pspec(a)}, supervisor.WithClock(newClock()), supervisor.WithHook(rec.Hook()),
+		supervisor.WithIntensity(escalation.Intensity{MaxRestarts: 0, Period: time.Second}))
+	v := serveAsync(t, s)
+	a.waitStart(t, 1)
+	a.crash(t, nil) // a permanent child's normal exit: it wants a restart
+	if err := v.wait(t); !errors.Is(err, escalation.ErrExceeded) {
+		t.Fatalf("Serve = %v, want the give-up", err)
+	}
+	ev := waitEvent(t, rec, supervisor.ChildExited, "a", 1)
+	if ev.Restarted || ev.Context() != "child_terminated" {
+		t.Fatalf("child_exited: Restarted %v, context %q; want not restarted, reported", ev.Restarted, ev.Context())
+	}
+}

@@ -48,10 +48,12 @@ func (r *run) handleExit(e *entry, inc *incarnation, err error) {
 	r.setExit(e, err, false)
 	normal := child.IsNormal(err)
 	wanted := e.spec.Restart.ShouldRestart(normal)
-	// Decided after the stop check: nothing restarts once a stop is asked
-	// for, and the event must not say otherwise.
+	// Restarted says what follows: nothing restarts once a stop is asked
+	// for, nor when this restart would exceed the intensity (the supervisor
+	// gives up instead); the event must not say otherwise.
+	stopping := r.stopRequested()
 	ev := r.incEvent(ChildExited, inc, err)
-	ev.Restarted = wanted && !r.stopRequested()
+	ev.Restarted = wanted && !stopping && r.window.Allows(e.lastAt)
 	r.emit(ev)
 	if !wanted {
 		if e.spec.Significant && r.significantEnded() {
@@ -63,7 +65,7 @@ func (r *run) handleExit(e *entry, inc *incarnation, err error) {
 		}
 		return
 	}
-	if !ev.Restarted {
+	if stopping {
 		return // the shutdown that follows stops the rest
 	}
 	if e.backoff != nil && r.clock.Now().Sub(inc.started) >= r.opts.flags.Intensity.Period {

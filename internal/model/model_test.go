@@ -261,7 +261,9 @@ func (m *model) significantEnded() bool {
 func (m *model) exit(c *mchild, k exitKind) {
 	wanted := c.restart.ShouldRestart(k.normal())
 	c.running = false
-	m.events = append(m.events, projected{kind: supervisor.ChildExited, child: c.id, inc: c.inc, restarted: wanted})
+	// Restarted says whether a restart follows: not when this one would
+	// exceed the intensity (the supervisor gives up instead).
+	m.events = append(m.events, projected{kind: supervisor.ChildExited, child: c.id, inc: c.inc, restarted: wanted && m.inWindow()+1 <= m.cfg.intensity.MaxRestarts})
 	if !wanted {
 		shut := c.significant && m.significantEnded()
 		if shut {
