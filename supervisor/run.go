@@ -216,8 +216,13 @@ func (r *run) retire(e *entry) {
 }
 
 func (r *run) remove(e *entry) {
+	if e.removed {
+		return // removed already: its ID and position may be another entry's now
+	}
 	r.retire(e)
-	delete(r.byID, e.spec.ID)
+	if r.byID[e.spec.ID] == e {
+		delete(r.byID, e.spec.ID)
+	}
 	if _, ok := e.spec.Service.(subtree); ok {
 		r.dynMu.Lock()
 		delete(r.dynSups, e.spec.ID)
@@ -228,6 +233,9 @@ func (r *run) remove(e *entry) {
 	}
 	// O(1): the entry leaves a hole at its position; the list is compacted
 	// once holes are half of it, or when its order is next needed.
+	if e.pos >= len(r.children) || r.children[e.pos] != e {
+		return // not in the list (a defensive check: positions are kept by compact and apply)
+	}
 	r.children[e.pos] = nil
 	r.holes++
 	if 2*r.holes > len(r.children) {

@@ -506,6 +506,20 @@ func (r *run) shutdown() error {
 			errs = append(errs, err)
 		}
 	}
+	// Every child has been stopped in order; the map of children is the
+	// last word: Serve must never return while an incarnation it started
+	// still runs uncancelled.
+	var left []*entry
+	for _, e := range r.byID {
+		if e.inc != nil {
+			left = append(left, e)
+		}
+	}
+	for _, e := range left {
+		if err := r.stopChild(e); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	r.deferred = nil
 	return errors.Join(errs...)
 }
