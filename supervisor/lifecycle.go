@@ -111,12 +111,13 @@ func (s *Supervisor) begin(ctx context.Context) (*run, error) {
 		// by itself, and its result goes to whoever waits on its
 		// lifecycle. But its children's contexts must be cancelled before
 		// the new run starts theirs (a registry name, a port): it is told
-		// to cut them now, and given up to StopGrace to have done so.
+		// to cut them now (its deadline is now: every child still running
+		// is cancelled and abandoned at once), and given up to StopGrace to
+		// have returned.
 		s.mu.Unlock()
 		old.requestStop(time.Now())
 		grace := time.NewTimer(StopGrace)
 		select {
-		case <-old.cut:
 		case <-old.done:
 		case <-grace.C:
 		}

@@ -323,6 +323,15 @@ func (r *run) incEvent(kind EventKind, inc *incarnation, err error) Event {
 // serve is the body of Serve: start, loop, shut down.
 func (r *run) serve() (err error) {
 	defer func() {
+		if v := recover(); v != nil {
+			// A bug in the loop itself: no child may outlive it uncancelled.
+			// Their contexts are cancelled, then the panic goes on, to the
+			// parent (which reports it) or to the program.
+			r.cancelRunning()
+			panic(v)
+		}
+	}()
+	defer func() {
 		if r.waitTimer != nil {
 			r.waitTimer.Stop()
 		}

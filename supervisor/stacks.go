@@ -68,13 +68,19 @@ var takeStacks = func(tree string, since time.Time) func(path string) string {
 // takeProfile takes the goroutine profile abandonment reports read.
 var takeProfile = func() *goroutines.Profile { return goroutines.TakeJoined(LabelTree, LabelKey) }
 
-// recent is the last goroutine profile taken for abandonment reports,
-// indexed by tree and path, or the one being taken.
+// recent is the last goroutine profile taken (or being taken) for
+// abandonment reports, indexed by tree and path.
 var recent struct {
-	mu      sync.Mutex
-	p       *goroutines.Profile // guarded by mu
-	started time.Time           // guarded by mu: when p began to be taken
-	done    chan struct{}       // guarded by mu: closed once p is taken
+	mu sync.Mutex
+	p  *sharedTake // guarded by mu
+}
+
+// sharedTake is one goroutine profile, begun at started, ready once done is
+// closed.
+type sharedTake struct {
+	started time.Time
+	done    chan struct{}
+	p       *goroutines.Profile // written before done is closed
 }
 
 // sharedProfile returns a goroutine profile begun no earlier than since (the
@@ -83,24 +89,15 @@ var recent struct {
 // every supervisor in it reports at once, and one profile serves them all.
 func sharedProfile(since time.Time) *goroutines.Profile {
 	recent.mu.Lock()
-	if recent.done != nil && !recent.started.Before(since) {
-		done := recent.done
+	if t := recent.p; t != nil && !t.started.Before(since) {
 		recent.mu.Unlock()
-		<-done
-		recent.mu.Lock()
-		p := recent.p
-		recent.mu.Unlock()
-		return p
+		<-t.done
+		return t.p
 	}
-	done := make(chan struct{})
-	recent.started, recent.done = time.Now(), done
+	t := &sharedTake{started: time.Now(), done: make(chan struct{})}
+	recent.p = t
 	recent.mu.Unlock()
-	p := takeProfile()
-	recent.mu.Lock()
-	if recent.done == done {
-		recent.p = p
-	}
-	recent.mu.Unlock()
-	close(done)
-	return p
+	t.p = takeProfile()
+	close(t.done)
+	return t.p
 }
