@@ -51,9 +51,6 @@ func (s *Supervisor) Supervising() {}
 // order they start. It checks every spec and option and returns an error that
 // names the bad field; it starts nothing.
 func New(name string, specs []child.Spec, opts ...Option) (*Supervisor, error) {
-	if name == "" {
-		return nil, fmt.Errorf("%w: name must not be empty", ErrInvalidOption)
-	}
 	o, err := applyOptions(opts)
 	if err != nil {
 		return nil, err
