@@ -11,6 +11,7 @@ import (
 
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/cluster"
+	"github.com/arborgo/arbor/registry"
 	"github.com/arborgo/arbor/supervisor"
 )
 
@@ -44,6 +45,9 @@ var (
 	descTermsLost = prometheus.NewDesc("arbor_singleton_terms_lost_total",
 		"Terms of the cluster singleton this node lost (lease lost or taken over), as opposed to handed off.",
 		[]string{"name"}, nil)
+	descConflicts = prometheus.NewDesc("arbor_registry_conflicts_total",
+		"Registers refused because another live entry held the name (registry.ErrTaken), from prom.CountConflicts.",
+		[]string{"registry"}, nil)
 	descIntensityExceeded = prometheus.NewDesc("arbor_supervisor_intensity_exceeded_total",
 		"Times the supervisor gave up because it exceeded its restart intensity (or its backoff policy stopped).",
 		[]string{"supervisor"}, nil)
@@ -93,6 +97,7 @@ type Collector struct {
 	leaks    map[childKey]float64   // guarded by mu
 	leading  map[string]bool        // guarded by mu: by singleton name
 	lost     map[string]float64     // guarded by mu: by singleton name
+	conflict map[string]float64     // guarded by mu: by registry label
 	exceeded map[string]float64     // guarded by mu: by supervisor path
 }
 
@@ -125,6 +130,7 @@ func NewCollector(opts ...Option) *Collector {
 		leaks:         make(map[childKey]float64),
 		leading:       make(map[string]bool),
 		lost:          make(map[string]float64),
+		conflict:      make(map[string]float64),
 		exceeded:      make(map[string]float64),
 	}
 }
@@ -177,6 +183,39 @@ func (c *Collector) Leadership() func(cluster.Leadership) {
 			c.lost[l.Name]++
 		}
 	}
+}
+
+// CountConflicts returns b with its Register calls counted: each one that
+// fails with an error matching [registry.ErrTaken] adds one to
+// arbor_registry_conflicts_total{registry=label}. It serves the local
+// [registry.Registry] and a cluster-wide backend alike; on a cluster, a
+// steady rate of conflicts usually means two nodes run what should run once.
+// The series exists, at 0, from this call. Every other call goes straight to
+// b. Hand the returned backend to the code that registers.
+func CountConflicts[V any](c *Collector, label string, b registry.Backend[V]) registry.Backend[V] {
+	c.mu.Lock()
+	if _, ok := c.conflict[label]; !ok {
+		c.conflict[label] = 0
+	}
+	c.mu.Unlock()
+	return &counted[V]{Backend: b, c: c, label: label}
+}
+
+// counted is a [registry.Backend] whose refused Registers are counted.
+type counted[V any] struct {
+	registry.Backend[V]
+	c     *Collector // immutable
+	label string     // immutable
+}
+
+func (b *counted[V]) Register(ctx context.Context, name string, v V) error {
+	err := b.Backend.Register(ctx, name, v)
+	if errors.Is(err, registry.ErrTaken) {
+		b.c.mu.Lock()
+		b.c.conflict[b.label]++
+		b.c.mu.Unlock()
+	}
+	return err
 }
 
 // childLabel is the child label of a child: its ID, or, for an instance of a
@@ -243,7 +282,7 @@ func (c *Collector) Watch(root TreeSource) {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descRestarts, descShutdownTimeouts, descLeaks, descIntensityExceeded, descLeader, descTermsLost,
-		descChildUp, descInWindow, descIntensity, descTreeReady,
+		descConflicts, descChildUp, descInWindow, descIntensity, descTreeReady,
 	} {
 		ch <- d
 	}
@@ -286,6 +325,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for name, v := range c.lost {
 		leaks = append(leaks, constMetric(descTermsLost, prometheus.CounterValue, v, name))
+	}
+	for label, v := range c.conflict {
+		leaks = append(leaks, constMetric(descConflicts, prometheus.CounterValue, v, label))
 	}
 	exceeded := make([]prometheus.Metric, 0, len(c.exceeded))
 	for sup, v := range c.exceeded {

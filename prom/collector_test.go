@@ -19,6 +19,7 @@ import (
 	"github.com/arborgo/arbor/escalation"
 	"github.com/arborgo/arbor/internal/runner"
 	"github.com/arborgo/arbor/prom"
+	"github.com/arborgo/arbor/registry"
 	"github.com/arborgo/arbor/supervisor"
 	"github.com/arborgo/arbor/supervisor/supervisortest"
 )
@@ -604,4 +605,33 @@ arbor_singleton_leader{name="billing"} 1
 # TYPE arbor_singleton_terms_lost_total counter
 arbor_singleton_terms_lost_total{name="billing"} 1
 `, "arbor_singleton_leader", "arbor_singleton_terms_lost_total")
+}
+
+// A Register refused because the name is taken is counted; a successful one
+// and one refused for another reason are not.
+func TestRegistryConflictsCounted(t *testing.T) {
+	c, reg := setup(t)
+	b := prom.CountConflicts[int](c, "workers", new(registry.Registry[int]))
+	prom.CountConflicts[int](c, "idle", new(registry.Registry[int]))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := b.Register(ctx, "db", 1); err != nil {
+		t.Fatalf("first Register: %v", err)
+	}
+	for range 2 {
+		if err := b.Register(ctx, "db", 2); !errors.Is(err, registry.ErrTaken) {
+			t.Fatalf("second Register = %v, want registry.ErrTaken", err)
+		}
+	}
+	if err := b.Register(ctx, "", 3); !errors.Is(err, registry.ErrInvalidName) {
+		t.Fatalf("Register with no name = %v, want registry.ErrInvalidName", err)
+	}
+	if v, ok := b.Lookup("db"); !ok || v != 1 {
+		t.Fatalf("Lookup(db) = %d, %t; want the first holder, 1", v, ok)
+	}
+	compare(t, reg, `# HELP arbor_registry_conflicts_total Registers refused because another live entry held the name (registry.ErrTaken), from prom.CountConflicts.
+# TYPE arbor_registry_conflicts_total counter
+arbor_registry_conflicts_total{registry="idle"} 0
+arbor_registry_conflicts_total{registry="workers"} 2
+`, "arbor_registry_conflicts_total")
 }
