@@ -17,9 +17,10 @@
 // # Counters and gauges
 //
 // Counters are kept from events: pass [Collector.Hook] with supervisor.WithHook
-// to every supervisor of the tree, nested ones included, since hooks are not
-// inherited. A counter appears, at zero, once the hook has seen an event from
-// its supervisor or child, and stays for the life of the collector.
+// to the root supervisor; a nested supervisor without hooks of its own
+// inherits its parent's. A counter appears, at zero, once the hook has seen an event from
+// its supervisor or child. It stays while that child or supervisor is in the
+// watched tree, or for the life of the collector without Watch.
 //
 // Gauges are read at scrape time: [Collector.Watch] names the root supervisor,
 // and each scrape asks it for its supervisor.Tree, bounded by
@@ -31,14 +32,19 @@
 //
 //	arbor_child_restarts_total{supervisor,child,reason}       counter
 //	arbor_child_shutdown_timeouts_total{supervisor,child}     counter
+//	arbor_child_goroutine_leaks_total{supervisor,child}       counter
 //	arbor_supervisor_intensity_exceeded_total{supervisor}     counter
 //	arbor_child_up{supervisor,child}                          gauge (Watch)
 //	arbor_supervisor_restarts_in_window{supervisor}           gauge (Watch)
 //	arbor_supervisor_intensity{supervisor}                    gauge (Watch)
 //	arbor_tree_ready                                          gauge (Watch)
+//	arbor_singleton_leader{name}                              gauge (Leadership)
+//	arbor_singleton_terms_lost_total{name}                    counter (Leadership)
+//	arbor_registry_conflicts_total{registry}                  counter (CountConflicts)
 //
 // The supervisor label is the supervisor's path, such as "app/db", and the
-// child label the child's ID. The reason of a restart, as [Reason] computes it
+// child label the child's ID, or for the instances of a simple_one_for_one
+// supervisor their template's ID. The reason of a restart, as [Reason] computes it
 // from an event, is one of
 //
 //   - normal: the child returned nil and was restarted (a permanent child);
@@ -51,8 +57,9 @@
 //     its start budget (supervisor.ErrStartTimeout).
 //
 // Exits that do not lead to a restart are not counted. The labels never carry
-// error text, so their number stays bounded by the specs; children added with
-// StartChild under generated IDs do add series.
+// error text, so their number stays bounded by the specs; the series of a
+// child that no longer exists are dropped at the next scrape of a watched
+// tree.
 //
 // # Logs and metrics
 //
