@@ -99,11 +99,7 @@ func (w *Window) Intensity() Intensity { return w.limit }
 func (w *Window) Record(now time.Time) bool {
 	// Clamp before trimming: with MaxRestarts 0 the trim empties the ring,
 	// which would lose the newest time.
-	if w.length > 0 {
-		if newest := w.at(w.length - 1).t; now.Before(newest) {
-			now = newest
-		}
-	}
+	now = w.clamp(now)
 	w.trim(now)
 	w.push(now)
 	return w.count <= w.limit.MaxRestarts
@@ -111,12 +107,17 @@ func (w *Window) Record(now time.Time) bool {
 
 // Allows reports whether Record(now) would return true, without recording.
 func (w *Window) Allows(now time.Time) bool {
+	return w.Len(w.clamp(now))+1 <= w.limit.MaxRestarts
+}
+
+// clamp returns now, or the newest recorded time if now is before it.
+func (w *Window) clamp(now time.Time) time.Time {
 	if w.length > 0 {
 		if newest := w.at(w.length - 1).t; now.Before(newest) {
-			now = newest
+			return newest
 		}
 	}
-	return w.Len(now)+1 <= w.limit.MaxRestarts
+	return now
 }
 
 // Len returns how many recorded events are still inside the window at now,

@@ -320,14 +320,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for k, v := range c.leaks {
 		leaks = append(leaks, constMetric(descLeaks, prometheus.CounterValue, v, k.supervisor, k.child))
 	}
+	other := make([]prometheus.Metric, 0, len(c.leading)+len(c.lost)+len(c.conflict))
 	for name, l := range c.leading {
-		leaks = append(leaks, constMetric(descLeader, prometheus.GaugeValue, boolValue(l), name))
+		other = append(other, constMetric(descLeader, prometheus.GaugeValue, boolValue(l), name))
 	}
 	for name, v := range c.lost {
-		leaks = append(leaks, constMetric(descTermsLost, prometheus.CounterValue, v, name))
+		other = append(other, constMetric(descTermsLost, prometheus.CounterValue, v, name))
 	}
 	for label, v := range c.conflict {
-		leaks = append(leaks, constMetric(descConflicts, prometheus.CounterValue, v, label))
+		other = append(other, constMetric(descConflicts, prometheus.CounterValue, v, label))
 	}
 	exceeded := make([]prometheus.Metric, 0, len(c.exceeded))
 	for sup, v := range c.exceeded {
@@ -335,7 +336,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.mu.Unlock()
 
-	for _, ms := range [][]prometheus.Metric{restarts, timeouts, leaks, exceeded} {
+	for _, ms := range [][]prometheus.Metric{restarts, timeouts, leaks, other, exceeded} {
 		for _, m := range ms {
 			ch <- m
 		}

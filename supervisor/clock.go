@@ -24,6 +24,16 @@ type TimerClock interface {
 	NewTimer(d time.Duration) (<-chan time.Time, func() bool)
 }
 
+// newTimer returns a channel that receives the time once d has passed on c,
+// and a function that stops the timer: c's own with a [TimerClock], else one
+// that does nothing and reports false.
+func newTimer(c Clock, d time.Duration) (<-chan time.Time, func() bool) {
+	if tc, ok := c.(TimerClock); ok {
+		return tc.NewTimer(d)
+	}
+	return c.After(d), func() bool { return false }
+}
+
 type systemClock struct{}
 
 func (systemClock) Now() time.Time                         { return time.Now() }

@@ -116,13 +116,7 @@ func (l *leaks) run() {
 		due := l.pending[0].due
 		l.mu.Unlock()
 		if wait := due.Sub(r.clock.Now()); wait > 0 {
-			var timer <-chan time.Time
-			stop := func() bool { return false }
-			if tc, ok := r.clock.(TimerClock); ok {
-				timer, stop = tc.NewTimer(wait)
-			} else {
-				timer = r.clock.After(wait)
-			}
+			timer, stop := newTimer(r.clock, wait)
 			select {
 			case <-timer:
 			case <-l.wake:
@@ -142,7 +136,7 @@ func (l *leaks) run() {
 		for n < len(l.pending) && !l.pending[n].due.After(now) {
 			n++
 		}
-		due2 := append([]leakCheck(nil), l.pending[:n]...)
+		due2 := l.pending[:n:n] // appends to pending write past n, never before
 		l.pending = l.pending[n:]
 		l.mu.Unlock()
 		if len(due2) == 0 {

@@ -31,11 +31,7 @@ func (r *run) timerC() <-chan time.Time {
 	if r.armedC == nil || !r.armedDue.Equal(due) {
 		r.disarm()
 		r.armedDue = due
-		if tc, ok := r.clock.(TimerClock); ok {
-			r.armedC, r.armedStop = tc.NewTimer(due.Sub(r.clock.Now()))
-		} else {
-			r.armedC = r.clock.After(due.Sub(r.clock.Now()))
-		}
+		r.armedC, r.armedStop = newTimer(r.clock, due.Sub(r.clock.Now()))
 	}
 	return r.armedC
 }

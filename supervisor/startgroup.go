@@ -91,19 +91,13 @@ func (r *run) startParallel(group []*entry) error {
 	}
 	// Failures already queued are named too; then the rest of the group is
 	// stopped, in reverse order (the earlier siblings follow, in shutdown).
-	for {
-		select {
-		case m := <-r.msgs:
-			if waiting[m.inc] {
-				take(m)
-			} else {
-				r.note(m)
-			}
-			continue
-		default:
+	r.drainMsgs(func(m msg) {
+		if waiting[m.inc] {
+			take(m)
+		} else {
+			r.note(m)
 		}
-		break
-	}
+	})
 	for i := len(group) - 1; i >= 0; i-- {
 		if err := r.stopChild(group[i]); err != nil {
 			failed = append(failed, err)
@@ -115,7 +109,7 @@ func (r *run) startParallel(group []*entry) error {
 // stopGroupStart stops the members of a start group a stop request
 // interrupted, in reverse order, within the shutdown's limit.
 func (r *run) stopGroupStart(group []*entry) error {
-	r.drainMsgs()
+	r.drainMsgs(r.note)
 	for i := len(group) - 1; i >= 0; i-- {
 		_ = r.stopChild(group[i]) // an abandonment goes into Serve's result (see stopChild)
 	}

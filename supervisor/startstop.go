@@ -114,7 +114,7 @@ func (r *run) startChildUntil(e *entry, gone <-chan struct{}) error {
 		case <-r.serveCtx.Done():
 			return r.stopWhileStarting(e)
 		case <-gone:
-			r.drainMsgs()
+			r.drainMsgs(r.note)
 			_ = r.stopChild(e) // an abandoned child is reported by its event
 			return errCallerGone
 		}
@@ -145,17 +145,17 @@ func (r *run) endedBeforeReady(inc *incarnation, err error) error {
 // stopChild). Messages already queued are taken first, so that an exit that
 // came before the stop request is handled as the exit it was.
 func (r *run) stopWhileStarting(e *entry) error {
-	r.drainMsgs()
+	r.drainMsgs(r.note)
 	_ = r.stopChild(e)
 	return ErrStopping
 }
 
-// drainMsgs notes every message already queued, without waiting.
-func (r *run) drainMsgs() {
+// drainMsgs hands every message already queued to handle, without waiting.
+func (r *run) drainMsgs(handle func(msg)) {
 	for {
 		select {
 		case m := <-r.msgs:
-			r.note(m)
+			handle(m)
 		default:
 			return
 		}
@@ -388,21 +388,15 @@ func (w *stopWait) budget() time.Duration { return max(w.end.Sub(w.start), 0) }
 // BrutalKill, which never waits).
 func (r *run) abandon(incs []*incarnation, w *stopWait, since time.Time) []error {
 	var errs []error
-	for {
-		select {
-		case m := <-r.msgs:
-			if m.exit && m.inc.waited {
-				if nested := r.stopped(m.inc, m.err, since); nested != nil {
-					errs = append(errs, nested)
-				}
-			} else {
-				r.note(m)
+	r.drainMsgs(func(m msg) {
+		if m.exit && m.inc.waited {
+			if nested := r.stopped(m.inc, m.err, since); nested != nil {
+				errs = append(errs, nested)
 			}
-			continue
-		default:
+		} else {
+			r.note(m)
 		}
-		break
-	}
+	})
 	var stacks func(path string) string
 	for _, inc := range incs {
 		if !inc.waited {
@@ -457,12 +451,9 @@ func panicOrGoexit(err error) error {
 func (r *run) waitFor(d time.Duration) <-chan time.Time {
 	if _, ok := r.clock.(systemClock); !ok {
 		r.endWait()
-		if tc, ok := r.clock.(TimerClock); ok {
-			c, stop := tc.NewTimer(d)
-			r.waitStop = stop
-			return c
-		}
-		return r.clock.After(d)
+		var c <-chan time.Time
+		c, r.waitStop = newTimer(r.clock, d)
+		return c
 	}
 	if r.waitTimer == nil {
 		r.waitTimer = time.NewTimer(d)

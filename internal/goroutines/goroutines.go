@@ -133,9 +133,15 @@ func carries(rec string, where []Label) bool {
 // Exact returns the goroutines whose label is exactly value.
 func (p *Profile) Exact(value string) Group {
 	exact, _ := p.span(value)
+	return group(p.recs[exact[0]:exact[1]])
+}
+
+// group sums recs' goroutines and joins their stacks, each followed by a
+// blank line.
+func group(recs []record) Group {
 	var g Group
 	var b strings.Builder
-	for _, rec := range p.recs[exact[0]:exact[1]] {
+	for _, rec := range recs {
 		g.Count += rec.count
 		b.WriteString(rec.text)
 		b.WriteString("\n\n")
@@ -242,15 +248,7 @@ func (p *Profile) Under(root string) map[string]Group {
 			for j < r[1] && p.values[j] == p.values[i] {
 				j++
 			}
-			var g Group
-			var b strings.Builder
-			for _, rec := range p.recs[i:j] {
-				g.Count += rec.count
-				b.WriteString(rec.text)
-				b.WriteString("\n\n")
-			}
-			g.Stacks = b.String()
-			out[p.values[i]] = g
+			out[p.values[i]] = group(p.recs[i:j])
 			i = j
 		}
 	}
