@@ -12,14 +12,16 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/arborgo/arbor/daemon"
 )
 
 // Exit codes, shared with package daemon: 0 clean stop, 1 start failed or
 // a command failed, 2 the root gave up or the tree file is invalid, 3 forced.
 const (
-	exitOK      = 0
-	exitFailed  = 1
-	exitInvalid = 2
+	exitOK      = daemon.ExitOK
+	exitFailed  = daemon.ExitStartFailed
+	exitInvalid = daemon.ExitGaveUp
 )
 
 // exitError carries a process exit code up to main.

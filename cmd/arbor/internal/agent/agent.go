@@ -185,8 +185,7 @@ func (x *index) process(n *treefile.Process) *proc.Process {
 		return nil
 	}
 	p := x.procs[n.Path]
-	old, ok := x.decls[n.Path].(*treefile.Process)
-	if p == nil || !ok || !old.Config.Equal(n.Config) || old.Restart != n.Restart {
+	if p == nil || !same(x.decls[n.Path], n) {
 		return nil
 	}
 	return p

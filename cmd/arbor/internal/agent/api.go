@@ -13,7 +13,6 @@ import (
 	runpprof "runtime/pprof"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -324,9 +323,6 @@ func (a *Agent) signal(_ context.Context, req Request) (any, error) {
 		return nil, fmt.Errorf("%w: no process at %q", supervisor.ErrNotFound, req.Path)
 	}
 	if err := p.Signal(sig); err != nil {
-		if errors.Is(err, syscall.ESRCH) {
-			err = proc.ErrNotRunning
-		}
 		return nil, fmt.Errorf("%s: %w", req.Path, err)
 	}
 	return done{req.Path, "sent " + proc.SignalName(sig)}, nil

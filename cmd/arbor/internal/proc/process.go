@@ -131,13 +131,18 @@ func (p *Process) Equal(other child.Service) bool {
 var ErrNotRunning = errors.New("proc: not running")
 
 // Signal sends sig to the running incarnation's process group (or only to the
-// process, under kill: process).
+// process, under kill: process). It returns ErrNotRunning if there is none,
+// or if the process is already gone.
 func (p *Process) Signal(sig syscall.Signal) error {
 	pid := p.PID()
 	if pid == 0 {
 		return ErrNotRunning
 	}
-	return syscall.Kill(p.target(pid), sig)
+	err := syscall.Kill(p.target(pid), sig)
+	if errors.Is(err, syscall.ESRCH) {
+		return ErrNotRunning
+	}
+	return err
 }
 
 // Kill sends SIGKILL to the running incarnation's whole process group: the
