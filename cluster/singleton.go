@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/internal/control"
 )
 
 // Errors returned by [Singleton], matched with [errors.Is].
@@ -158,7 +159,7 @@ func (s *singleton) Serve(ctx context.Context) error {
 // has returned and l has been released, reporting whether the term was lost.
 func (s *singleton) lead(ctx context.Context, l Lease) (lost bool, err error) {
 	tok := l.Token()
-	s.report(Leadership{Name: s.name, Token: tok, Leading: true})
+	s.report(ctx, Leadership{Name: s.name, Token: tok, Leading: true})
 	cctx, cancel := context.WithCancel(WithToken(ctx, tok))
 	var wasLost atomic.Bool
 	watched := make(chan struct{})
@@ -180,12 +181,25 @@ func (s *singleton) lead(ctx context.Context, l Lease) (lost bool, err error) {
 		<-watched
 		lost = wasLost.Load()
 		rerr := l.Release(context.WithoutCancel(ctx))
-		s.report(Leadership{Name: s.name, Token: tok, Lost: lost, Err: rerr})
+		s.report(ctx, Leadership{Name: s.name, Token: tok, Lost: lost, Err: rerr})
 	}()
 	return false, s.svc.Serve(cctx)
 }
 
-func (s *singleton) report(l Leadership) {
+// report tells the hook, and the supervisor running the singleton, which
+// turns it into a leadership event (supervisor.LeadershipAcquired and so on).
+func (s *singleton) report(ctx context.Context, l Leadership) {
+	if tr, ok := control.From(ctx).(control.TermReporter); ok {
+		change := control.TermBegun
+		switch {
+		case l.Leading:
+		case l.Lost:
+			change = control.TermLost
+		default:
+			change = control.TermReleased
+		}
+		tr.ReportTerm(control.Term{Change: change, Name: l.Name, Key: l.Token.Key, Revision: l.Token.Revision, Err: l.Err})
+	}
 	if s.hook != nil {
 		s.hook(l)
 	}

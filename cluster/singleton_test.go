@@ -3,9 +3,16 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/arborgo/arbor/child"
 	"github.com/arborgo/arbor/cluster"
@@ -201,5 +208,73 @@ func TestLocalElector(t *testing.T) {
 	}
 	if _, err := cluster.Singleton(child.Spec{ID: "s", Service: child.Func(func(context.Context) error { return nil })}, &e); err != nil {
 		t.Fatalf("default budget with Local: %v", err)
+	}
+}
+
+// A singleton's terms are supervisor events, in order with its child's: won
+// after its start, lost before the next term, released before its stop.
+func TestSingletonLeadershipEvents(t *testing.T) {
+	j := newJournal()
+	e := newFakeElector(j)
+	spec, err := cluster.Singleton(child.Spec{ID: "s", Service: worker(j), Shutdown: 500 * time.Millisecond}, e, cluster.WithName("job"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := make(chan string, 32)
+	core, logs := observer.New(zapcore.InfoLevel)
+	sup, err := supervisor.New("root", []child.Spec{spec}, supervisor.WithLogger(zap.New(core)), supervisor.WithHook(func(ev supervisor.Event) {
+		if ev.Kind == supervisor.SupervisorReady {
+			return // the candidate may win before or after the supervisor reports ready
+		}
+		line := ev.Kind.String() + " " + ev.Child
+		if ev.Term != nil {
+			line += " " + ev.Term.String()
+		}
+		events <- line
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sup.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	expect := func(want string) {
+		t.Helper()
+		select {
+		case got := <-events:
+			if got != want {
+				t.Fatalf("next event = %q; want %q", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("timed out waiting for %q", want)
+		}
+	}
+	expect("child_started s")
+	expect("leadership_acquired s job job@1")
+	(<-e.terms).lose()
+	expect("leadership_lost s job job@1")
+	expect("leadership_acquired s job job@2")
+	<-e.terms
+	if err := sup.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	expect("leadership_released s job job@2")
+	expect("child_stopped s")
+	expect("supervisor_stopped ")
+
+	// The log says the same, with the name and the token.
+	var got []string
+	for _, le := range logs.FilterMessageSnippet("leadership").All() {
+		f := le.ContextMap()
+		got = append(got, fmt.Sprintf("%s %s: %v %v %v", le.Level, le.Message, f["child"], f["singleton"], f["token"]))
+	}
+	want := []string{
+		"info leadership acquired: s job job@1",
+		"warn leadership lost: s job job@1",
+		"info leadership acquired: s job job@2",
+		"info leadership released: s job job@2",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/arborgo/arbor/child"
-	"github.com/arborgo/arbor/cluster"
 	"github.com/arborgo/arbor/registry"
 	"github.com/arborgo/arbor/supervisor"
 )
@@ -40,7 +39,7 @@ var (
 		"Child incarnations that returned leaving goroutines running (reported under supervisor.WithLeakCheck).",
 		[]string{"supervisor", "child"}, nil)
 	descLeader = prometheus.NewDesc("arbor_singleton_leader",
-		"Whether this node leads the cluster singleton (1) or not (0), from cluster.WithLeadershipHook.",
+		"Whether this node leads the cluster singleton (1) or not (0), from its supervisor's leadership events.",
 		[]string{"name"}, nil)
 	descTermsLost = prometheus.NewDesc("arbor_singleton_terms_lost_total",
 		"Terms of the cluster singleton this node lost (lease lost or taken over), as opposed to handed off.",
@@ -164,23 +163,17 @@ func (c *Collector) record(ev supervisor.Event) {
 		c.leaks[ck]++
 	case supervisor.IntensityExceeded:
 		c.exceeded[ev.Supervisor]++
-	}
-}
-
-// Leadership returns the hook that exports a cluster singleton's leadership
-// on this node: pass it with cluster.WithLeadershipHook. It sets
-// arbor_singleton_leader{name} to 1 while this node leads, to 0 after, and
-// counts the terms lost (arbor_singleton_terms_lost_total).
-func (c *Collector) Leadership() func(cluster.Leadership) {
-	return func(l cluster.Leadership) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.leading[l.Name] = l.Leading
-		if _, ok := c.lost[l.Name]; !ok {
-			c.lost[l.Name] = 0
+	case supervisor.LeadershipAcquired, supervisor.LeadershipLost, supervisor.LeadershipReleased:
+		if ev.Term == nil {
+			break
 		}
-		if !l.Leading && l.Lost {
-			c.lost[l.Name]++
+		name := ev.Term.Name
+		c.leading[name] = ev.Kind == supervisor.LeadershipAcquired
+		if _, ok := c.lost[name]; !ok {
+			c.lost[name] = 0
+		}
+		if ev.Kind == supervisor.LeadershipLost {
+			c.lost[name]++
 		}
 	}
 }

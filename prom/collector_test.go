@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/arborgo/arbor/child"
-	"github.com/arborgo/arbor/cluster"
 	"github.com/arborgo/arbor/escalation"
 	"github.com/arborgo/arbor/internal/runner"
 	"github.com/arborgo/arbor/prom"
@@ -591,20 +590,31 @@ arbor_child_goroutine_leaks_total{child="a",supervisor="root"} 2
 `, "arbor_child_goroutine_leaks_total")
 }
 
-// A cluster singleton's leadership, from cluster.WithLeadershipHook.
+// A cluster singleton's leadership, from its supervisor's events: a lost
+// term counts, a released one does not.
 func TestLeadershipExported(t *testing.T) {
 	c, reg := setup(t)
-	hook := c.Leadership()
-	hook(cluster.Leadership{Name: "billing", Leading: true})
-	hook(cluster.Leadership{Name: "billing", Leading: false, Lost: true})
-	hook(cluster.Leadership{Name: "billing", Leading: true})
-	compare(t, reg, `# HELP arbor_singleton_leader Whether this node leads the cluster singleton (1) or not (0), from cluster.WithLeadershipHook.
+	hook := c.Hook()
+	term := func(kind supervisor.EventKind, rev int64) supervisor.Event {
+		return supervisor.Event{Kind: kind, Supervisor: "root", Child: "billing", Term: &supervisor.Term{Name: "billing", Key: "k", Revision: rev}}
+	}
+	hook(term(supervisor.LeadershipAcquired, 1))
+	hook(term(supervisor.LeadershipLost, 1))
+	hook(term(supervisor.LeadershipAcquired, 2))
+	hook(term(supervisor.LeadershipReleased, 2))
+	hook(term(supervisor.LeadershipAcquired, 3))
+	compare(t, reg, `# HELP arbor_singleton_leader Whether this node leads the cluster singleton (1) or not (0), from its supervisor's leadership events.
 # TYPE arbor_singleton_leader gauge
 arbor_singleton_leader{name="billing"} 1
 # HELP arbor_singleton_terms_lost_total Terms of the cluster singleton this node lost (lease lost or taken over), as opposed to handed off.
 # TYPE arbor_singleton_terms_lost_total counter
 arbor_singleton_terms_lost_total{name="billing"} 1
 `, "arbor_singleton_leader", "arbor_singleton_terms_lost_total")
+	hook(term(supervisor.LeadershipReleased, 3))
+	compare(t, reg, `# HELP arbor_singleton_leader Whether this node leads the cluster singleton (1) or not (0), from its supervisor's leadership events.
+# TYPE arbor_singleton_leader gauge
+arbor_singleton_leader{name="billing"} 0
+`, "arbor_singleton_leader")
 }
 
 // A Register refused because the name is taken is counted; a successful one

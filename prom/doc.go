@@ -38,8 +38,8 @@
 //	arbor_supervisor_restarts_in_window{supervisor}           gauge (Watch)
 //	arbor_supervisor_intensity{supervisor}                    gauge (Watch)
 //	arbor_tree_ready                                          gauge (Watch)
-//	arbor_singleton_leader{name}                              gauge (Leadership)
-//	arbor_singleton_terms_lost_total{name}                    counter (Leadership)
+//	arbor_singleton_leader{name}                              gauge (hook)
+//	arbor_singleton_terms_lost_total{name}                    counter (hook)
 //	arbor_registry_conflicts_total{registry}                  counter (CountConflicts)
 //
 // The supervisor label is the supervisor's path, such as "app/db", and the

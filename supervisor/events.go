@@ -3,6 +3,7 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -57,6 +58,19 @@ const (
 	// goroutines running; Err is a [*LeakError] with their stacks. No OTP
 	// counterpart (a process's links die with it).
 	ChildLeaked
+	// LeadershipAcquired: a cluster singleton child (package cluster) won
+	// its name's term on this node and is about to start its service; Term
+	// holds the name and the fencing token. OTP logs a distributed
+	// application's takeover as a progress report; arbor reports every term.
+	LeadershipAcquired
+	// LeadershipLost: a singleton's term ended because its lease was lost or
+	// taken over; its service has returned and the lease has been released
+	// (Err is what releasing returned). The candidate campaigns again.
+	LeadershipLost
+	// LeadershipReleased: a singleton let its term go by its own choice (a
+	// hand-off when it is stopped, or its service's own exit), after its
+	// service returned; Err is what releasing the lease returned.
+	LeadershipReleased
 )
 
 var kindNames = [...]string{
@@ -73,6 +87,9 @@ var kindNames = [...]string{
 	SupervisorReady:       "supervisor_ready",
 	SupervisorStopped:     "supervisor_stopped",
 	ChildLeaked:           "child_leaked",
+	LeadershipAcquired:    "leadership_acquired",
+	LeadershipLost:        "leadership_lost",
+	LeadershipReleased:    "leadership_released",
 }
 
 var kindText = enum.Text[EventKind]{Type: "EventKind", Names: kindNames[:], Invalid: enum.Errorf("supervisor: unknown event kind")}
@@ -117,12 +134,26 @@ type Event struct {
 	InWindow  int           // restarts inside the intensity window (IntensityExceeded)
 	Delay     time.Duration // backoff delay (RestartScheduled)
 	Restarted bool          // ChildExited: the exit leads to a restart
+	// Term is, for the leadership events, the cluster singleton's term on
+	// this node; nil for other events.
+	Term *Term
 	// Elapsed is, for ChildStarted, the time from the incarnation's launch to
 	// its readiness; for ChildStopped and ChildAbandoned, the time from the
 	// polite stop (context cancelled) to its return or abandonment. Read on
 	// the supervisor's clock.
 	Elapsed time.Duration
 }
+
+// Term is a cluster singleton's term of leadership on this node (see package
+// cluster): the name it campaigns for and the term's fencing token.
+type Term struct {
+	Name     string // the name in the elector, the same on every node
+	Key      string // the fencing token's election key
+	Revision int64  // the fencing token's revision: increases from term to term
+}
+
+// String returns the term as "name key@revision".
+func (t Term) String() string { return t.Name + " " + t.Key + "@" + strconv.FormatInt(t.Revision, 10) }
 
 // Context returns the OTP report context of e: "started", "start_error",
 // "child_terminated", "shutdown_error", "reached_max_restart_intensity", or ""
@@ -174,6 +205,10 @@ func (e Event) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	}
 	if e.Delay > 0 {
 		enc.AddDuration("delay", e.Delay)
+	}
+	if t := e.Term; t != nil {
+		enc.AddString("singleton", t.Name)
+		enc.AddString("token", t.Key+"@"+strconv.FormatInt(t.Revision, 10))
 	}
 	return nil
 }
@@ -275,6 +310,18 @@ func checkEvent(log *zap.Logger, ev Event) *zapcore.CheckedEntry {
 		msg = "supervisor started"
 	case ChildLeaked:
 		msg, level = "child leaked goroutines", zapcore.WarnLevel
+	case LeadershipAcquired:
+		msg, level = "leadership acquired", zapcore.InfoLevel
+	case LeadershipLost:
+		msg, level = "leadership lost", zapcore.WarnLevel
+		if ev.Err != nil {
+			level = zapcore.ErrorLevel
+		}
+	case LeadershipReleased:
+		msg, level = "leadership released", zapcore.InfoLevel
+		if ev.Err != nil {
+			level = zapcore.ErrorLevel
+		}
 	case SupervisorStopped:
 		msg, level = "supervisor stopped", zapcore.InfoLevel
 		if ev.Err != nil {
@@ -336,6 +383,9 @@ func writeEvent(ce *zapcore.CheckedEntry, ev Event) {
 	}
 	if ev.Delay > 0 {
 		fields = append(fields, zap.Duration("delay", ev.Delay))
+	}
+	if t := ev.Term; t != nil {
+		fields = append(fields, zap.String("singleton", t.Name), zap.String("token", t.Key+"@"+strconv.FormatInt(t.Revision, 10)))
 	}
 	ce.Write(fields...)
 }

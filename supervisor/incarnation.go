@@ -48,8 +48,9 @@ type incarnation struct {
 }
 
 var (
-	_ control.Control = (*incarnation)(nil)
-	_ context.Context = (*incarnation)(nil)
+	_ control.Control      = (*incarnation)(nil)
+	_ control.TermReporter = (*incarnation)(nil)
+	_ context.Context      = (*incarnation)(nil)
 )
 
 // msg is what an incarnation tells the loop: it is ready, or it exited with err.
@@ -253,4 +254,27 @@ func (i *incarnation) exit(err error) {
 	case i.r.msgs <- msg{inc: i, exit: true, err: err}:
 	case <-i.r.done:
 	}
+}
+
+// termKinds maps a singleton's term change to its event.
+var termKinds = [...]EventKind{
+	control.TermBegun:    LeadershipAcquired,
+	control.TermLost:     LeadershipLost,
+	control.TermReleased: LeadershipReleased,
+}
+
+// ReportTerm reports a change of the term of the cluster singleton this
+// incarnation runs (package cluster calls it, on the incarnation's
+// goroutine). The event is emitted from here, like a leak report: its
+// fields are immutable or the incarnation's own, and emitting is safe from
+// any goroutine. A term that ends after its supervisor's run did (an
+// abandoned singleton letting go at last) is still reported: it is when
+// another node may be promoted.
+func (i *incarnation) ReportTerm(t control.Term) {
+	if int(t.Change) >= len(termKinds) {
+		return
+	}
+	e := i.e
+	i.r.emit(Event{Kind: termKinds[t.Change], Child: e.spec.ID, Template: e.template, Incarnation: i.n,
+		Restart: e.spec.Restart, Err: t.Err, Term: &Term{Name: t.Name, Key: t.Key, Revision: t.Revision}})
 }

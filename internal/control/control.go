@@ -33,3 +33,33 @@ func From(ctx context.Context) Control {
 	c, _ := ctx.Value(key{}).(Control)
 	return c
 }
+
+// TermChange says how a cluster singleton's term of leadership changed.
+type TermChange uint8
+
+const (
+	// TermBegun: the node won the term; the child is about to start.
+	TermBegun TermChange = iota
+	// TermLost: the lease was lost (or taken over); the child has returned
+	// and the lease has been released.
+	TermLost
+	// TermReleased: the node let the term go by its own choice (a hand-off,
+	// or the child's own exit); the child has returned first.
+	TermReleased
+)
+
+// Term is one change of a cluster singleton's term of leadership.
+type Term struct {
+	Change   TermChange
+	Name     string // the name the singleton campaigns for
+	Key      string // the term's election key (the fencing token's)
+	Revision int64  // the key's create revision (the fencing token's)
+	Err      error  // for an end: what releasing the lease returned
+}
+
+// TermReporter is implemented by a Control whose runner reports the terms
+// of the cluster singletons it runs. Package cluster calls it on the
+// singleton's own goroutine; it must not block.
+type TermReporter interface {
+	ReportTerm(Term)
+}
