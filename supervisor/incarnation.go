@@ -28,10 +28,13 @@ type incarnation struct {
 	n      uint64 // its number among its child's incarnations in the run (Event.Incarnation)
 	label  string // its LabelIncarnation value under WithLeakCheck; "" otherwise
 
-	done  atomic.Pointer[chan struct{}] // made by Done or cancel, whichever comes first; closed by cancel
-	mu    sync.Mutex
-	err   error        // guarded by mu: context.Canceled once cancelled
-	after []*afterFunc // guarded by mu: functions to run when cancelled (AfterFunc)
+	// done points to doneCh, or to closedDone when cancel comes before any
+	// Done; set once, under mu, and read without it.
+	done   atomic.Pointer[chan struct{}]
+	doneCh chan struct{} // made by the first Done, under mu, before done points to it; closed by cancel
+	mu     sync.Mutex
+	err    error        // guarded by mu: context.Canceled once cancelled
+	after  []*afterFunc // guarded by mu: functions to run when cancelled (AfterFunc)
 
 	readied atomic.Bool
 
@@ -105,9 +108,10 @@ func (i *incarnation) Done() <-chan struct{} {
 	if d := i.done.Load(); d != nil {
 		return *d
 	}
-	d := make(chan struct{})
-	i.done.Store(&d)
-	return d
+	// The channel lives in the incarnation: one allocation, not two.
+	i.doneCh = make(chan struct{})
+	i.done.Store(&i.doneCh)
+	return i.doneCh
 }
 
 // Err returns context.Canceled once the incarnation is cancelled, else nil.
@@ -134,8 +138,7 @@ func (i *incarnation) cancel() {
 	if d := i.done.Load(); d != nil {
 		close(*d)
 	} else {
-		c := closedDone
-		i.done.Store(&c)
+		i.done.Store(&closedDone) // never written: shared by all
 	}
 	after := i.after
 	i.after = nil

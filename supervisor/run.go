@@ -30,6 +30,10 @@ type run struct {
 	cutOnce  sync.Once
 	leaks    leaks           // WithLeakCheck's checks
 	serveCtx context.Context // Serve's ctx: its end asks for a stop
+	// serveCtl is serveCtx's control (the parent's incarnation, or the
+	// runner's), or nil: looked up once, since a lookup through a detached
+	// context allocates, and stopLimit asks it for every child it stops.
+	serveCtl control.Control
 	base     context.Context // parent of every incarnation's ctx: serveCtx's values, not its cancellation
 
 	*lifecycle // its ready and done channels, result and stop requests
@@ -132,6 +136,7 @@ func newRun(s *Supervisor, ctx context.Context, l *lifecycle) *run {
 		disp:      disp,
 		path:      path,
 		serveCtx:  ctx,
+		serveCtl:  control.From(ctx),
 		tree:      tree,
 		base:      runBase(ctx, tree),
 		lifecycle: l,
@@ -279,7 +284,10 @@ func (r *run) stopRequested() bool {
 // of a Stop caller's deadline and the budget the parent gave this supervisor.
 func (r *run) stopLimit() time.Time {
 	limit := r.stopDeadline()
-	if d, ok := child.StopDeadline(r.serveCtx); ok && (limit.IsZero() || d.Before(limit)) {
+	if r.serveCtl == nil {
+		return limit
+	}
+	if d, ok := r.serveCtl.StopDeadline(); ok && (limit.IsZero() || d.Before(limit)) {
 		limit = d
 	}
 	return limit
