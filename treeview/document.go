@@ -184,17 +184,34 @@ func exitOf(err error, at time.Time) *Exit {
 
 // markWaiting marks, in a stopping tree, the children the shutdown waits
 // for, with the number of their goroutines still running (live, by path,
-// from supervisor.GoroutinesUnder).
+// from supervisor.GoroutinesUnder), their descendants' included.
 func markWaiting(n *Node, live map[string]supervisor.Goroutines) {
+	markWaitingIn(n, underCounts(live))
+}
+
+// underCounts adds each path's count to the path and to each of its
+// ancestors, so that a subtree's total is one lookup.
+func underCounts(live map[string]supervisor.Goroutines) map[string]int {
+	under := make(map[string]int, 2*len(live))
+	for p, g := range live {
+		for {
+			under[p] += g.Count
+			i := strings.LastIndexByte(p, '/')
+			if i < 0 {
+				break
+			}
+			p = p[:i]
+		}
+	}
+	return under
+}
+
+func markWaitingIn(n *Node, under map[string]int) {
 	for _, c := range n.Children {
 		if c.State == "stopping" {
 			c.Waiting = true
-			for p, g := range live {
-				if p == c.Path || strings.HasPrefix(p, c.Path+"/") {
-					c.Goroutines += g.Count
-				}
-			}
+			c.Goroutines += under[c.Path]
 		}
-		markWaiting(c, live)
+		markWaitingIn(c, under)
 	}
 }
