@@ -55,6 +55,7 @@ type fakeElector struct {
 	mu     sync.Mutex
 	rev    int64
 	terms  chan *fakeLease
+	hold   chan struct{} // if not nil, a campaign waits for it to close (set only between campaigns)
 }
 
 func newFakeElector(j *journal) *fakeElector {
@@ -64,6 +65,13 @@ func newFakeElector(j *journal) *fakeElector {
 func (e *fakeElector) Margin() time.Duration { return e.margin }
 
 func (e *fakeElector) Campaign(ctx context.Context, name string) (cluster.Lease, error) {
+	if e.hold != nil {
+		select {
+		case <-e.hold:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	e.mu.Lock()
 	e.rev++
 	l := &fakeLease{j: e.j, tok: cluster.Token{Key: name, Revision: e.rev}, lost: make(chan struct{})}
@@ -249,11 +257,35 @@ func TestSingletonLeadershipEvents(t *testing.T) {
 			t.Fatalf("timed out waiting for %q", want)
 		}
 	}
+	// Info shows the term the child leads.
+	term := func() string {
+		t.Helper()
+		infos, err := sup.Children(context.Background())
+		if err != nil || len(infos) != 1 {
+			t.Fatalf("Children = %v, %v", infos, err)
+		}
+		if infos[0].Term == nil {
+			return "none"
+		}
+		return infos[0].Term.String()
+	}
 	expect("child_started s")
 	expect("leadership_acquired s job job@1")
-	(<-e.terms).lose()
+	if got := term(); got != "job job@1" {
+		t.Errorf("term while leading = %s; want job job@1", got)
+	}
+	l := <-e.terms
+	e.hold = make(chan struct{}) // the next campaign waits, so the gap between terms can be seen
+	l.lose()
 	expect("leadership_lost s job job@1")
+	if got := term(); got != "none" {
+		t.Errorf("term between terms = %s; want none", got)
+	}
+	close(e.hold)
 	expect("leadership_acquired s job job@2")
+	if got := term(); got != "job job@2" {
+		t.Errorf("term while leading again = %s; want job job@2", got)
+	}
 	<-e.terms
 	if err := sup.Stop(context.Background()); err != nil {
 		t.Fatal(err)

@@ -69,6 +69,10 @@ type ChildInfo struct {
 	// for (shutdown, TerminateChild, a group restart), so LastExit, often
 	// context.Canceled, is no crash.
 	LastExitRequested bool
+	// Term is, for a cluster singleton child (package cluster) that leads
+	// its name on this node, its current term; nil for a candidate, and for
+	// any other child.
+	Term *Term
 }
 
 // Counts is OTP's count_children.

@@ -13,11 +13,14 @@ func (r *run) childInfos() []ChildInfo {
 		list = r.instanceList()
 	}
 	infos := make([]ChildInfo, 0, len(list))
+	r.termMu.Lock()
+	defer r.termMu.Unlock()
 	for _, e := range list {
 		info := ChildInfo{ID: e.spec.ID, Template: e.template, Path: e.path, Kind: e.spec.Kind, Restart: e.spec.Restart, State: e.state,
 			Restarts: e.restarts, Abandoned: e.abandoned, LastExit: e.lastExit, LastExitAt: e.lastAt, LastExitRequested: e.lastRequested}
 		if e.inc != nil {
 			info.Started = e.inc.started
+			info.Term = r.terms[e.inc]
 		}
 		infos = append(infos, info)
 	}

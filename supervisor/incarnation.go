@@ -277,7 +277,18 @@ func (i *incarnation) ReportTerm(t control.Term) {
 	if int(t.Change) >= len(termKinds) {
 		return
 	}
-	e := i.e
-	i.r.emit(Event{Kind: termKinds[t.Change], Child: e.spec.ID, Template: e.template, Incarnation: i.n,
-		Restart: e.spec.Restart, Err: t.Err, Term: &Term{Name: t.Name, Key: t.Key, Revision: t.Revision}})
+	e, r := i.e, i.r
+	term := &Term{Name: t.Name, Key: t.Key, Revision: t.Revision}
+	r.termMu.Lock()
+	if t.Change == control.TermBegun {
+		if r.terms == nil {
+			r.terms = make(map[*incarnation]*Term)
+		}
+		r.terms[i] = term
+	} else {
+		delete(r.terms, i)
+	}
+	r.termMu.Unlock()
+	r.emit(Event{Kind: termKinds[t.Change], Child: e.spec.ID, Template: e.template, Incarnation: i.n,
+		Restart: e.spec.Restart, Err: t.Err, Term: term})
 }

@@ -44,6 +44,9 @@ type run struct {
 	dynMu   sync.Mutex
 	dynSups map[string]subtree // guarded by dynMu: nested supervisors added with StartChild, for Tree
 
+	termMu sync.Mutex
+	terms  map[*incarnation]*Term // guarded by termMu: the term each leading singleton's incarnation holds (ReportTerm)
+
 	// Owned by the run goroutine.
 	children      []*entry // start order; a removed child leaves a nil hole (see remove)
 	holes         int      // nil entries in children

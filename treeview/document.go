@@ -65,6 +65,10 @@ type Node struct {
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	// LastExit is the last time an incarnation ended, if one has.
 	LastExit *Exit `json:"last_exit,omitempty"`
+	// Term is, for a cluster singleton leading its name on this node, the
+	// name and the term's fencing token, such as "billing
+	// /arbor/singletons/billing/694d…@42"; absent otherwise.
+	Term string `json:"term,omitempty"`
 	// Waiting reports, during the root's shutdown, a child the shutdown is
 	// waiting for: asked to stop, not returned yet. Goroutines counts its
 	// goroutines still running, those of its own children included.
@@ -155,6 +159,9 @@ func childNode(c supervisor.ChildInfo) *Node {
 	if !c.Started.IsZero() {
 		at := c.Started
 		n.StartedAt = &at
+	}
+	if c.Term != nil {
+		n.Term = c.Term.String()
 	}
 	if !c.LastExitAt.IsZero() {
 		n.LastExit = exitOf(c.LastExit, c.LastExitAt)

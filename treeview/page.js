@@ -47,6 +47,10 @@
     if (n.started_at) {
       line.appendChild(span("detail started", "up since " + when(n.started_at)));
     }
+    if (n.term) {
+      li.setAttribute("data-term", n.term);
+      line.appendChild(span("term", "leads " + n.term));
+    }
     if (n.last_exit) {
       li.setAttribute("data-last-exit-kind", n.last_exit.kind);
       li.setAttribute("data-last-exit-requested", String(!!n.last_exit.requested));

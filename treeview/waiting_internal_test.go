@@ -29,3 +29,14 @@ func TestMarkWaitingCountsSubtree(t *testing.T) {
 		t.Errorf("ab: waiting %v, goroutines %d; want false, 0", ab.Waiting, ab.Goroutines)
 	}
 }
+
+// A leading singleton's term is on its node; another child has none.
+func TestChildNodeTerm(t *testing.T) {
+	term := &supervisor.Term{Name: "billing", Key: "/arbor/singletons/billing/1f", Revision: 42}
+	if got := childNode(supervisor.ChildInfo{ID: "b", Term: term}).Term; got != "billing /arbor/singletons/billing/1f@42" {
+		t.Errorf("leading: Term = %q", got)
+	}
+	if got := childNode(supervisor.ChildInfo{ID: "c"}).Term; got != "" {
+		t.Errorf("other child: Term = %q; want none", got)
+	}
+}
