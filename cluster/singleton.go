@@ -30,14 +30,16 @@ type Leadership struct {
 	// Token is the term's fencing token.
 	Token Token
 	// Leading is true when the term begins (the child is about to start)
-	// and false when it has ended (the child has returned and the lease has
-	// been released).
+	// and false when it has ended: the child has returned, and, unless the
+	// term was lost, the lease has been released.
 	Leading bool
 	// Lost is true, for the end of a term, when Lease.Lost closed (the
-	// lease was lost, or taken over), false when the node released it by
-	// its own choice (a hand-off or the child's own exit).
+	// lease was lost, or taken over): reported as soon as the child has
+	// returned, before the lease is released. False when the node released
+	// the lease by its own choice (a hand-off or the child's own exit).
 	Lost bool
-	// Err is, for the end of a term, the error Release returned, if any.
+	// Err is, for the end of a term released by choice, the error Release
+	// returned, if any; nil for a lost term.
 	Err error
 }
 
@@ -180,8 +182,18 @@ func (s *singleton) lead(ctx context.Context, l Lease) (lost bool, err error) {
 		cancel()
 		<-watched
 		lost = wasLost.Load()
+		if lost {
+			// Reported now, not after the release: the lease is lost or
+			// about to be, another node may be promoted soon, and releasing
+			// through a broken connection can take the engine's whole
+			// request timeout. What the release returns changes nothing:
+			// the lease ends by itself.
+			s.report(ctx, Leadership{Name: s.name, Token: tok, Lost: true})
+			_ = l.Release(context.WithoutCancel(ctx))
+			return
+		}
 		rerr := l.Release(context.WithoutCancel(ctx))
-		s.report(ctx, Leadership{Name: s.name, Token: tok, Lost: lost, Err: rerr})
+		s.report(ctx, Leadership{Name: s.name, Token: tok, Err: rerr})
 	}()
 	return false, s.svc.Serve(cctx)
 }

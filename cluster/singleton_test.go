@@ -86,12 +86,16 @@ type fakeLease struct {
 	tok      cluster.Token
 	lost     chan struct{}
 	loseOnce sync.Once
+	gate     chan struct{} // if not nil, Release waits for it to close (set before the term ends)
 }
 
 func (l *fakeLease) Token() cluster.Token  { return l.tok }
 func (l *fakeLease) Lost() <-chan struct{} { return l.lost }
 func (l *fakeLease) lose()                 { l.loseOnce.Do(func() { close(l.lost) }) }
 func (l *fakeLease) Release(context.Context) error {
+	if l.gate != nil {
+		<-l.gate
+	}
 	l.j.add("released")
 	return nil
 }
@@ -309,4 +313,54 @@ func TestSingletonLeadershipEvents(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// A lost term is reported as soon as the child has returned, while the
+// release may still hang on a broken connection: another node may be
+// promoted meanwhile, and nothing may still say this one leads.
+func TestSingletonLostReportedBeforeRelease(t *testing.T) {
+	j := newJournal()
+	e := newFakeElector(j)
+	hooks := make(chan cluster.Leadership, 4)
+	spec, err := cluster.Singleton(child.Spec{ID: "s", Service: worker(j), Shutdown: 500 * time.Millisecond}, e,
+		cluster.WithLeadershipHook(func(l cluster.Leadership) { hooks <- l }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup, err := supervisor.New("root", []child.Spec{spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sup.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	j.expect(t, "granted")
+	j.expect(t, "started s@1")
+	if l := <-hooks; !l.Leading {
+		t.Fatalf("first report = %+v; want the term's start", l)
+	}
+	l := <-e.terms
+	l.gate = make(chan struct{})
+	e.hold = make(chan struct{}) // no next term before the test says
+	l.lose()
+	j.expect(t, "stopped")
+	select {
+	case got := <-hooks:
+		if got.Leading || !got.Lost || got.Token.Revision != 1 {
+			t.Fatalf("report = %+v; want the lost end of term 1", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the lost term was not reported while its release hung")
+	}
+	close(l.gate)
+	j.expect(t, "released")
+	close(e.hold)
+	j.expect(t, "granted")
+	j.expect(t, "started s@2")
+	<-e.terms
+	if err := sup.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	j.expect(t, "stopped")
+	j.expect(t, "released")
 }

@@ -64,8 +64,10 @@ const (
 	// application's takeover as a progress report; arbor reports every term.
 	LeadershipAcquired
 	// LeadershipLost: a singleton's term ended because its lease was lost or
-	// taken over; its service has returned and the lease has been released
-	// (Err is what releasing returned). The candidate campaigns again.
+	// taken over; its service has returned. It is reported then, before the
+	// lease is released (a release through a broken connection can take a
+	// while, and another node may be promoted meanwhile). The candidate
+	// campaigns again.
 	LeadershipLost
 	// LeadershipReleased: a singleton let its term go by its own choice (a
 	// hand-off when it is stopped, or its service's own exit), after its
@@ -314,9 +316,6 @@ func checkEvent(log *zap.Logger, ev Event) *zapcore.CheckedEntry {
 		msg, level = "leadership acquired", zapcore.InfoLevel
 	case LeadershipLost:
 		msg, level = "leadership lost", zapcore.WarnLevel
-		if ev.Err != nil {
-			level = zapcore.ErrorLevel
-		}
 	case LeadershipReleased:
 		msg, level = "leadership released", zapcore.InfoLevel
 		if ev.Err != nil {

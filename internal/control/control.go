@@ -40,8 +40,8 @@ type TermChange uint8
 const (
 	// TermBegun: the node won the term; the child is about to start.
 	TermBegun TermChange = iota
-	// TermLost: the lease was lost (or taken over); the child has returned
-	// and the lease has been released.
+	// TermLost: the lease was lost (or taken over); the child has
+	// returned. Reported before the lease is released.
 	TermLost
 	// TermReleased: the node let the term go by its own choice (a hand-off,
 	// or the child's own exit); the child has returned first.
@@ -54,7 +54,7 @@ type Term struct {
 	Name     string // the name the singleton campaigns for
 	Key      string // the term's election key (the fencing token's)
 	Revision int64  // the key's create revision (the fencing token's)
-	Err      error  // for an end: what releasing the lease returned
+	Err      error  // for TermReleased: what releasing the lease returned
 }
 
 // TermReporter is implemented by a Control whose runner reports the terms

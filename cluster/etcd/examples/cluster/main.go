@@ -189,7 +189,13 @@ func startMember(ctx context.Context, id int, endpoint string, ttl time.Duration
 	})
 	spec, err := cluster.Singleton(child.Spec{ID: "reporter", Service: reporter, Shutdown: ttl / 4}, m.node)
 	if err == nil {
-		m.sup, err = supervisor.New(fmt.Sprint("node", id), []child.Spec{spec})
+		// Leadership changes are supervisor events, with the term's token.
+		terms := supervisor.WithHook(func(ev supervisor.Event) {
+			if ev.Term != nil {
+				say("node%d: %s, token %s@%d", id, ev.Kind, ev.Term.Key, ev.Term.Revision)
+			}
+		})
+		m.sup, err = supervisor.New(fmt.Sprint("node", id), []child.Spec{spec}, terms)
 	}
 	if err == nil {
 		err = m.sup.Start(context.Background())
