@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -19,7 +19,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	arborBin = filepath.Join(dir, "arbor")
-	if out, err := exec.Command("go", "build", "-race", "-o", arborBin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-race", "-o", arborBin, "..").CombinedOutput(); err != nil {
 		panic(fmt.Sprintf("building arbor: %v\n%s", err, out))
 	}
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { os.RemoveAll(dir) }))
