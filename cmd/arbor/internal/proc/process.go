@@ -41,9 +41,9 @@ import (
 // abandoned by its supervisor.
 const KillMargin = 500 * time.Millisecond
 
-// killGrace is what a supervisor allows beyond a process's own budget for
+// KillGrace is what a supervisor allows beyond a process's own budget for
 // SIGKILL and the reaping that follows.
-const killGrace = 2 * time.Second
+const KillGrace = 2 * time.Second
 
 // ExitError is an abnormal exit of a process.
 type ExitError struct {
@@ -89,9 +89,9 @@ func New(path string, cfg Config, r *Reaper, log *zap.Logger) *Process {
 // awaited, with the readiness timeout as its start budget, and a shutdown
 // budget that leaves room for SIGKILL beyond the process's own.
 func (p *Process) Spec(id string, rs child.Restart) child.Spec {
-	shutdown := p.cfg.Shutdown + killGrace
+	shutdown := p.cfg.Shutdown + KillGrace
 	if p.cfg.BrutalKill {
-		shutdown = killGrace
+		shutdown = KillGrace
 	}
 	return child.Spec{ID: id, Service: p, Restart: rs, Shutdown: shutdown,
 		AwaitReady: true, StartTimeout: p.cfg.Readiness.Timeout}
