@@ -45,8 +45,12 @@ func (e *exitError) Error() string {
 // to stdout and stderr, and returns the process exit code:
 //
 //	func main() { os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr)) }
-func Main(args []string, stdout, stderr io.Writer) int {
-	cmd := newRootCmd()
+func Main(args []string, stdout, stderr io.Writer, opts ...Option) int {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cmd := newRootCmd(&o)
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
@@ -70,7 +74,7 @@ type globalFlags struct {
 	socket string
 }
 
-func newRootCmd() *cobra.Command {
+func newRootCmd(o *options) *cobra.Command {
 	g := &globalFlags{}
 	root := &cobra.Command{
 		Use:           "arbor",
@@ -79,8 +83,8 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.socket, "socket", defaultSocket(), "the control socket (env ARBOR_SOCKET)")
-	root.AddCommand(newValidateCmd())
-	addRunCmd(root, g)
+	root.AddCommand(newValidateCmd(o), newNamesCmd(g))
+	addRunCmd(root, g, o)
 	addClientCmds(root, g)
 	return root
 }

@@ -10,8 +10,10 @@ import (
 	"go.uber.org/goleak"
 )
 
-// arborBin is the arbor binary built by TestMain for the tests that run it.
-var arborBin string
+// arborBin is the arbor binary built by TestMain for the tests that run it,
+// and clusterBin the same command with an in-process cluster engine
+// (testdata/localcluster).
+var arborBin, clusterBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "arbor-cli-test-")
@@ -19,8 +21,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	arborBin = filepath.Join(dir, "arbor")
-	if out, err := exec.Command("go", "build", "-race", "-o", arborBin, "..").CombinedOutput(); err != nil {
-		panic(fmt.Sprintf("building arbor: %v\n%s", err, out))
+	clusterBin = filepath.Join(dir, "localcluster")
+	for bin, pkg := range map[string]string{arborBin: "..", clusterBin: "./testdata/localcluster"} {
+		if out, err := exec.Command("go", "build", "-race", "-o", bin, pkg).CombinedOutput(); err != nil {
+			panic(fmt.Sprintf("building %s: %v\n%s", pkg, err, out))
+		}
 	}
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { os.RemoveAll(dir) }))
 }

@@ -35,6 +35,13 @@ type daemonProc struct {
 // startDaemon runs arbor on tree, with env added to its environment.
 func startDaemon(t *testing.T, tree string, env ...string) *daemonProc {
 	t.Helper()
+	return startBinary(t, arborBin, tree, env...)
+}
+
+// startBinary runs bin, an arbor command, on tree, with env added to its
+// environment.
+func startBinary(t *testing.T, bin, tree string, env ...string) *daemonProc {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "arbor-run-") // short: a socket path has at most 108 bytes
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +52,7 @@ func startDaemon(t *testing.T, tree string, env ...string) *daemonProc {
 	if err := os.WriteFile(d.tree, []byte(tree), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d.cmd = exec.Command(arborBin, "run", "--socket", d.socket, "--http", "", "-c", d.tree)
+	d.cmd = exec.Command(bin, "run", "--socket", d.socket, "--http", "", "-c", d.tree)
 	d.cmd.Env = append(os.Environ(), env...)
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {

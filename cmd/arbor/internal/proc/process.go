@@ -127,6 +127,16 @@ func (p *Process) Equal(other child.Service) bool {
 	return ok && o.path == p.path && o.cfg.Equal(p.cfg)
 }
 
+type readyHookKey struct{}
+
+// WithReadyHook returns a copy of ctx with which Serve calls hook, with the
+// pid, once the process has passed its readiness check and before it tells
+// its supervisor. If hook returns false the process is not reported ready:
+// hook is expected to cancel the context then, so that the process stops.
+func WithReadyHook(ctx context.Context, hook func(pid int) bool) context.Context {
+	return context.WithValue(ctx, readyHookKey{}, hook)
+}
+
 // ErrNotRunning: the process has no running incarnation.
 var ErrNotRunning = errors.New("proc: not running")
 
@@ -295,7 +305,12 @@ func (p *Process) Serve(ctx context.Context) (err error) {
 	// finishProbe does both and waits for it.
 	go func() {
 		defer close(probeDone)
-		p.probe(probeCtx, notifyR, notifyConn, func() { child.Ready(ctx) })
+		p.probe(probeCtx, notifyR, notifyConn, func() {
+			if hook, ok := ctx.Value(readyHookKey{}).(func(int) bool); ok && !hook(pid) {
+				return
+			}
+			child.Ready(ctx)
+		})
 	}()
 	finishProbe := func() {
 		stopProbe()

@@ -57,6 +57,15 @@ type File struct {
 	Warnings Errors
 }
 
+// NodeName returns the node's name: Node, else the host name.
+func (f *File) NodeName() string {
+	if f.Node != "" {
+		return f.Node
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
 // Node is a *Supervisor or a *Process.
 type Node interface {
 	Base() *Common
@@ -567,6 +576,14 @@ func (d *decoder) cluster(fl field) *Cluster {
 		}
 		switch f.key {
 		case "endpoints":
+			if seq, ok := f.v.(*ast.SequenceNode); ok && seq.IsFlowStyle {
+				for i, e := range seq.Values {
+					if describe(d.resolve(e, p)) == "a mapping" {
+						d.errorf(e, fmt.Sprintf("%s[%d]", p, i), "want a URL, got a mapping: quote a URL in a [...] list, such as [\"http://127.0.0.1:2379\"]")
+						return nil
+					}
+				}
+			}
 			for i, e := range d.strings(f.v, p) {
 				if strings.TrimSpace(e) == "" {
 					d.errorf(f.v, fmt.Sprintf("%s[%d]", p, i), "want a client URL such as http://127.0.0.1:2379")

@@ -204,6 +204,8 @@ func TestParseClusterErrors(t *testing.T) {
 			"t.yaml:2:1: cluster.endpoints: missing endpoints (the client URLs of the cluster engine, such as [http://127.0.0.1:2379])"},
 		{"unknown cluster field", "version: 1\ncluster: {endpoints: [e], tll: 5s}\nroot: {children: [{name: a, command: x}]}\n",
 			`t.yaml:2:27: cluster.tll: unknown field "tll" (did you mean "ttl"?)`},
+		{"unquoted URL", "version: 1\ncluster: {endpoints: [http://e:2379]}\nroot: {children: [{name: a, command: x}]}\n",
+			`t.yaml:2:23: cluster.endpoints[0]: want a URL, got a mapping: quote a URL in a [...] list, such as ["http://127.0.0.1:2379"]`},
 		{"fractional ttl", "version: 1\ncluster: {endpoints: [e], ttl: 1500ms}\nroot: {children: [{name: a, command: x}]}\n",
 			"t.yaml:2:32: cluster.ttl: 1.5s: want a whole number of seconds, at least 1s"},
 		{"margin not below ttl", "version: 1\ncluster: {endpoints: [e], ttl: 5s, margin: 5s}\nroot: {children: [{name: a, command: x}]}\n",

@@ -1,0 +1,59 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/arborgo/arbor/cluster"
+	"github.com/arborgo/arbor/cmd/arbor/internal/treefile"
+	"github.com/arborgo/arbor/registry"
+)
+
+const treeSingleton = `version: 1
+node: n1
+cluster: {endpoints: [e]}
+root:
+  children:
+    - name: leader
+      command: /bin/sh
+      args: ["-c", "echo >&3; exec sleep 1000"]
+      readiness: {notify: fd:3}
+      shutdown: 1s
+      singleton: true
+      register: {name: leader, scope: cluster}
+`
+
+func TestReloadKeepsASingletonRunning(t *testing.T) {
+	var names registry.Registry[Location]
+	f := newFixture(t, treeSingleton, WithCluster(Cluster{Elector: new(cluster.Local), Names: &names}))
+	ctx, cancel := context.WithTimeout(context.Background(), failsafe)
+	defer cancel()
+	before, err := names.Wait(ctx, "leader")
+	if err != nil || before.PID == 0 || before.Node != "n1" || before.Path != "root/leader" {
+		t.Fatalf("leader = %+v, %v", before, err)
+	}
+	next, err := treefile.Parse(f.path, []byte(treeSingleton+"    - {name: b, command: /bin/sh, args: [-c, exec sleep 1000]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := f.a.ReloadFile(ctx, next, false)
+	if err != nil || !plan.Applied || strings.Join(plan.Unchanged, ",") != "root,root/leader" {
+		t.Fatalf("reload: %+v, %v", plan, err)
+	}
+	if after, ok := names.Lookup("leader"); !ok || after != before {
+		t.Errorf("after the reload, leader = %+v, %v; want %+v, untouched", after, ok, before)
+	}
+}
+
+func TestReloadRefusesAClusterTreeWithoutEngine(t *testing.T) {
+	f := newFixture(t, treeAB)
+	next, err := treefile.Parse(f.path, []byte(treeSingleton))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.a.ReloadFile(context.Background(), next, false); !errors.Is(err, errNoEngine) {
+		t.Errorf("reload = %v; want %v", err, errNoEngine)
+	}
+}
