@@ -97,8 +97,8 @@ type Process struct {
 	Common
 	Config proc.Config
 	// Singleton is the name the process campaigns for, so that it runs on
-	// one node of the cluster at a time (its path for singleton: true); ""
-	// if it is not a singleton.
+	// one node of the cluster at a time (for singleton: true, its path with
+	// dots for slashes, such as root.db); "" if it is not a singleton.
 	Singleton string
 	// Register is the name the process is registered under while it runs;
 	// nil for none.
@@ -999,7 +999,7 @@ func (d *decoder) process(fields []field, n ast.Node, path string, parent *Super
 		case "logs":
 			d.logs(fl.v, fp, &c.Logs)
 		case "singleton":
-			if name, ok := d.singleton(fl.v, fp, p.Path); ok {
+			if name, ok := d.singleton(fl.v, fp, strings.ReplaceAll(p.Path, "/", ".")); ok {
 				p.Singleton = name
 				singleton = &clusterUse{p: p, key: fl.kn, path: path}
 			}
@@ -1029,7 +1029,7 @@ func (d *decoder) process(fields []field, n ast.Node, path string, parent *Super
 }
 
 // singleton decodes singleton: true, false or {name: x}: the name the
-// process campaigns for (default its path), and whether it is a singleton.
+// process campaigns for (default def), and whether it is a singleton.
 func (d *decoder) singleton(n ast.Node, path, def string) (string, bool) {
 	switch n.(type) {
 	case *ast.BoolNode:
@@ -1061,8 +1061,8 @@ func (d *decoder) singleton(n ast.Node, path, def string) (string, bool) {
 }
 
 var (
-	regNameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,252}$`)
-	regNameRule = "want letters, digits, '.', '_', '-' and '/', starting with a letter or digit, at most 253 characters"
+	regNameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$`)
+	regNameRule = "want letters, digits, '.', '_' and '-', starting with a letter or digit, at most 253 characters"
 )
 
 // register decodes register: name or {name: x, scope: local|cluster}.

@@ -153,7 +153,7 @@ cluster:
 root:
   children:
     - {name: leader, command: x, shutdown: 3s, singleton: true}
-    - {name: cron, command: x, shutdown: 1s, singleton: {name: jobs/cron}, register: {name: cron, scope: cluster}}
+    - {name: cron, command: x, shutdown: 1s, singleton: {name: jobs.cron}, register: {name: cron, scope: cluster}}
     - {name: db, command: x, register: db}
 `
 
@@ -169,10 +169,10 @@ func TestParseCluster(t *testing.T) {
 		t.Errorf("cluster = %+v\nwant %+v", c, want)
 	}
 	leader, cron, db := f.Root.Children[0].(*Process), f.Root.Children[1].(*Process), f.Root.Children[2].(*Process)
-	if leader.Singleton != "root/leader" || leader.Register != nil {
-		t.Errorf("leader: singleton %q, register %+v; want root/leader, none", leader.Singleton, leader.Register)
+	if leader.Singleton != "root.leader" || leader.Register != nil {
+		t.Errorf("leader: singleton %q, register %+v; want root.leader, none", leader.Singleton, leader.Register)
 	}
-	if cron.Singleton != "jobs/cron" || cron.Register == nil || *cron.Register != (Register{Name: "cron", Scope: ScopeCluster}) {
+	if cron.Singleton != "jobs.cron" || cron.Register == nil || *cron.Register != (Register{Name: "cron", Scope: ScopeCluster}) {
 		t.Errorf("cron: singleton %q, register %+v", cron.Singleton, cron.Register)
 	}
 	if db.Singleton != "" || db.Register == nil || *db.Register != (Register{Name: "db", Scope: ScopeLocal}) {
@@ -224,8 +224,10 @@ func TestParseClusterErrors(t *testing.T) {
 			`t.yaml:5:57: root.children[0].register.scope: unknown scope "global" (want local or cluster)`},
 		{"register without name", top + "    - {name: a, command: x, register: {scope: cluster}}\n",
 			"t.yaml:5:39: root.children[0].register.name: missing name (the name to register the process under)"},
-		{"bad register name", top + "    - {name: a, command: x, register: \"a b\"}\n",
-			`t.yaml:5:39: root.children[0].register: "a b" is not a valid name (want letters, digits, '.', '_', '-' and '/', starting with a letter or digit, at most 253 characters)`},
+		{"bad register name", top + "    - {name: a, command: x, register: a/b}\n",
+			`t.yaml:5:39: root.children[0].register: "a/b" is not a valid name (want letters, digits, '.', '_' and '-', starting with a letter or digit, at most 253 characters)`},
+		{"bad singleton name", top + "    - {name: a, command: x, shutdown: 1s, singleton: {name: a/b}}\n",
+			`t.yaml:5:61: root.children[0].singleton.name: "a/b" is not a valid singleton name (want letters, digits, '.', '_' and '-', starting with a letter or digit, at most 253 characters)`},
 		{"singleton on a supervisor", top + "    - {name: s, kind: supervisor, singleton: true, children: [{name: a, command: x}]}\n",
 			"t.yaml:5:35: root.children[0].singleton: singleton applies to processes; this node is a supervisor"},
 		{"singleton not a boolean", top + "    - {name: a, command: x, shutdown: 1s, singleton: yes}\n",
