@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"io"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -86,15 +84,7 @@ func TestRunClusterSingletonAndNames(t *testing.T) {
 
 	// Stopping the singleton ends its term, seen as an event, and
 	// unregisters its name.
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	watchDone := make(chan error, 1)
-	go func() { // ends when ctx is cancelled
-		err := runTree(ctx, newClient(d.socket), pw, true, true)
-		pw.Close()
-		watchDone <- err
-	}()
-	watch := bufio.NewScanner(pr)
+	watch, endWatch := d.watch()
 	if !watch.Scan() {
 		t.Fatalf("watch: %v", watch.Err())
 	}
@@ -106,11 +96,7 @@ func TestRunClusterSingletonAndNames(t *testing.T) {
 	if !strings.Contains(watch.Text(), `"supervisor":"root","child":"leader"`) {
 		t.Errorf("watch: last line %q, %v", watch.Text(), watch.Err())
 	}
-	cancel()
-	go io.Copy(io.Discard, pr) // ends when pw is closed
-	if err := <-watchDone; err != nil {
-		t.Errorf("watch: %v", err)
-	}
+	endWatch()
 	if got := d.names(); !reflect.DeepEqual(got, want[:1]) {
 		t.Errorf("names after the singleton's stop = %+v\nwant %+v", got, want[:1])
 	}
