@@ -35,8 +35,9 @@ func WithCluster(connect Connect) Option {
 
 // Connect opens a cluster engine for the cluster: section c of the tree
 // file. arbor run calls it once, before it starts the tree, with a context
-// that bounds the connection (ConnectTimeout), and closes the engine once
-// the tree has stopped.
+// that bounds the connection ([ConnectTimeout]) and is cancelled when Connect
+// returns (the engine must not keep it), and closes the engine once the tree
+// has stopped.
 type Connect func(ctx context.Context, c Cluster) (*Engine, error)
 
 // ConnectTimeout bounds the call to [Connect].
