@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/arborgo/arbor/cluster"
+	"github.com/arborgo/arbor/cmd/arbor/internal/proc"
 	"github.com/arborgo/arbor/cmd/arbor/internal/treefile"
 	"github.com/arborgo/arbor/registry"
 )
@@ -55,5 +56,45 @@ func TestReloadRefusesAClusterTreeWithoutEngine(t *testing.T) {
 	}
 	if _, err := f.a.ReloadFile(context.Background(), next, false); !errors.Is(err, errNoEngine) {
 		t.Errorf("reload = %v; want %v", err, errNoEngine)
+	}
+}
+
+func TestANameHeldElsewhereFailsTheStart(t *testing.T) {
+	var names registry.Registry[Location]
+	held := Location{Node: "n2", Path: "root/db", PID: 42}
+	if err := names.Register(context.Background(), "db", held); err != nil {
+		t.Fatal(err)
+	}
+	f, err := treefile.Parse("tree.yaml", []byte(`version: 1
+cluster: {endpoints: [e]}
+root:
+  children:
+    - name: db
+      command: /bin/sh
+      args: ["-c", "echo >&3; exec sleep 1000"]
+      readiness: {notify: fd:3}
+      register: {name: db, scope: cluster}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := proc.NewReaper(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	a, err := New(f, "tree.yaml", r, nil, WithCluster(Cluster{Elector: new(cluster.Local), Names: &names}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), failsafe)
+	defer cancel()
+	err = a.Root().Start(ctx)
+	var taken *registry.TakenError[Location]
+	if !errors.As(err, &taken) || taken.Holder != held {
+		t.Errorf("Start = %v; want the name taken by %+v", err, held)
+	}
+	if got, _ := names.Lookup("db"); got != held {
+		t.Errorf("db = %+v; want %+v, still held", got, held)
 	}
 }
