@@ -6,90 +6,9 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-	"io"
 	"os"
 
-	"github.com/spf13/cobra"
-
-	"github.com/arborgo/arbor/daemon"
+	"github.com/arborgo/arbor/cmd/arbor/cli"
 )
 
-// Exit codes, shared with package daemon: 0 clean stop, 1 start failed or
-// a command failed, 2 the root gave up or the tree file is invalid, 3 forced.
-const (
-	exitOK      = daemon.ExitOK
-	exitFailed  = daemon.ExitStartFailed
-	exitInvalid = daemon.ExitGaveUp
-)
-
-// exitError carries a process exit code up to main.
-type exitError struct {
-	code int
-	err  error // printed if not nil
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit %d", e.code)
-	}
-	return e.err.Error()
-}
-
-func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-// run runs the command line args and returns the exit code.
-func run(args []string, stdout, stderr io.Writer) int {
-	cmd := newRootCmd()
-	cmd.SetArgs(args)
-	cmd.SetOut(stdout)
-	cmd.SetErr(stderr)
-	err := cmd.Execute()
-	var ee *exitError
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.As(err, &ee):
-		if ee.err != nil {
-			fmt.Fprintln(stderr, "arbor:", ee.err)
-		}
-		return ee.code
-	default:
-		fmt.Fprintln(stderr, "arbor:", err)
-		return exitFailed
-	}
-}
-
-type globalFlags struct {
-	socket string
-}
-
-func newRootCmd() *cobra.Command {
-	g := &globalFlags{}
-	root := &cobra.Command{
-		Use:           "arbor",
-		Short:         "Supervise OS processes with Erlang/OTP supervision trees",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
-	root.PersistentFlags().StringVar(&g.socket, "socket", defaultSocket(), "the control socket (env ARBOR_SOCKET)")
-	root.AddCommand(newValidateCmd())
-	addRunCmd(root, g)
-	addClientCmds(root, g)
-	return root
-}
-
-// defaultSocket is $ARBOR_SOCKET, else $XDG_RUNTIME_DIR/arbor.sock, else
-// /tmp/arbor-<uid>.sock.
-func defaultSocket() string {
-	if s := os.Getenv("ARBOR_SOCKET"); s != "" {
-		return s
-	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return d + "/arbor.sock"
-	}
-	return fmt.Sprintf("%s/arbor-%d.sock", os.TempDir(), os.Getuid())
-}
+func main() { os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -31,21 +31,33 @@ type Agent struct {
 
 	events   broadcaster
 	reloadMu sync.Mutex // serialises reloads
+	node     string     // the node's name, in the locations of names
+	clusterState
 
 	mu    sync.Mutex
 	file  *treefile.File                    // guarded by mu; the file last applied
 	root  *supervisor.Supervisor            // set once by New
 	sups  map[string]*supervisor.Supervisor // guarded by mu; by path
 	procs map[string]*proc.Process          // guarded by mu; by path
+	// built holds each process's spec as built, wrappers included, so
+	// that a reload that keeps the process keeps the very same service.
+	built map[string]child.Spec // guarded by mu; by path
 }
 
 // New builds the tree that f declares; path is where Reload reads it again.
-func New(f *treefile.File, path string, r *proc.Reaper, log *zap.Logger) (*Agent, error) {
+func New(f *treefile.File, path string, r *proc.Reaper, log *zap.Logger, opts ...Option) (*Agent, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	a := &Agent{path: path, reaper: r, log: log, collector: prom.NewCollector(), started: time.Now(),
-		file: f, sups: map[string]*supervisor.Supervisor{}, procs: map[string]*proc.Process{}}
+		file: f, node: f.NodeName(), sups: map[string]*supervisor.Supervisor{}, procs: map[string]*proc.Process{},
+		built: map[string]child.Spec{}}
+	for _, o := range opts {
+		o(a)
+	}
+	if err := a.checkCluster(f); err != nil {
+		return nil, err
+	}
 	root, err := a.build(context.Background(), f.Root, nil)
 	if err != nil {
 		return nil, err
@@ -127,13 +139,19 @@ func (a *Agent) specs(ctx context.Context, s *treefile.Supervisor, old *index) (
 		switch n := n.(type) {
 		case *treefile.Process:
 			p := old.process(n)
-			if p == nil {
+			spec, kept := old.spec(n.Path)
+			if p == nil || !kept {
 				p = proc.New(n.Path, n.Config, a.reaper, a.log.Named("proc"))
+				var err error
+				if spec, err = a.wrap(n, p, p.Spec(n.Name, n.Restart)); err != nil {
+					return nil, err
+				}
 			}
 			a.mu.Lock()
 			a.procs[n.Path] = p
+			a.built[n.Path] = spec
 			a.mu.Unlock()
-			specs = append(specs, p.Spec(n.Name, n.Restart))
+			specs = append(specs, spec)
 		case *treefile.Supervisor:
 			var sup *supervisor.Supervisor
 			if prev := old.supervisor(n); prev != nil {
@@ -177,6 +195,7 @@ type index struct {
 	file  *treefile.File
 	sups  map[string]*supervisor.Supervisor
 	procs map[string]*proc.Process
+	built map[string]child.Spec
 	decls map[string]treefile.Node
 }
 
@@ -189,6 +208,15 @@ func (x *index) process(n *treefile.Process) *proc.Process {
 		return nil
 	}
 	return p
+}
+
+// spec returns the spec built for the process at path, wrappers included.
+func (x *index) spec(path string) (child.Spec, bool) {
+	if x == nil {
+		return child.Spec{}, false
+	}
+	s, ok := x.built[path]
+	return s, ok
 }
 
 func (x *index) supervisor(n *treefile.Supervisor) *supervisor.Supervisor {
@@ -247,11 +275,14 @@ func (a *Agent) Reload(ctx context.Context, dryRun bool) (Plan, error) {
 
 // ReloadFile applies f, as Reload does after reading it.
 func (a *Agent) ReloadFile(ctx context.Context, f *treefile.File, dryRun bool) (Plan, error) {
+	if err := a.checkCluster(f); err != nil {
+		return Plan{}, err
+	}
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
 	a.mu.Lock()
 	cur := a.file
-	old := &index{file: cur, sups: a.sups, procs: a.procs, decls: decls(cur)}
+	old := &index{file: cur, sups: a.sups, procs: a.procs, built: a.built, decls: decls(cur)}
 	a.mu.Unlock()
 
 	plan := diff(old.decls, decls(f))
@@ -261,11 +292,13 @@ func (a *Agent) ReloadFile(ctx context.Context, f *treefile.File, dryRun bool) (
 	if f.ShutdownTimeout != cur.ShutdownTimeout {
 		plan.Warnings = append(plan.Warnings, "shutdown_timeout: a change applies only after arbor restarts")
 	}
+	plan.Warnings = append(plan.Warnings, clusterWarnings(cur.Cluster, f.Cluster)...)
 	if dryRun {
 		return plan, nil
 	}
 	a.mu.Lock()
 	a.sups, a.procs = map[string]*supervisor.Supervisor{"root": a.root}, map[string]*proc.Process{}
+	a.built = map[string]child.Spec{}
 	a.mu.Unlock()
 	ch, err := a.apply(ctx, a.root, f.Root, old)
 	a.mu.Lock()
@@ -315,7 +348,8 @@ func same(a, b treefile.Node) bool {
 	switch a := a.(type) {
 	case *treefile.Process:
 		b, ok := b.(*treefile.Process)
-		return ok && a.Restart == b.Restart && a.Config.Equal(b.Config)
+		return ok && a.Restart == b.Restart && a.Config.Equal(b.Config) && a.Singleton == b.Singleton &&
+			(a.Register == nil) == (b.Register == nil) && (a.Register == nil || *a.Register == *b.Register)
 	case *treefile.Supervisor:
 		b, ok := b.(*treefile.Supervisor)
 		return ok && a.Restart == b.Restart && a.Shutdown == b.Shutdown && a.Strategy == b.Strategy &&

@@ -49,7 +49,7 @@ type fixture struct {
 }
 
 // newFixture runs the tree in src and serves its control API.
-func newFixture(t *testing.T, src string) *fixture {
+func newFixture(t *testing.T, src string, opts ...Option) *fixture {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "tree.yaml")
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
@@ -63,7 +63,7 @@ func newFixture(t *testing.T, src string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(f, path, r, nil)
+	a, err := New(f, path, r, nil, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/pprof"
-	"os"
 	runpprof "runtime/pprof"
 	"strconv"
 	"strings"
@@ -106,6 +105,7 @@ func (a *Agent) Handler(stop <-chan struct{}) http.Handler {
 	mux.HandleFunc("POST /v1/restart", a.control(a.restart))
 	mux.HandleFunc("POST /v1/signal", a.control(a.signal))
 	mux.HandleFunc("POST /v1/reload", a.handleReload)
+	mux.HandleFunc("GET /v1/names", a.handleNames)
 	mux.HandleFunc("GET /v1/logs", func(w http.ResponseWriter, r *http.Request) { a.handleLogs(w, r, stop) })
 	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) { a.handleEvents(w, r, stop) })
 	mux.HandleFunc("GET /v1/debug/stacks", func(w http.ResponseWriter, _ *http.Request) {
@@ -113,7 +113,7 @@ func (a *Agent) Handler(stop <-chan struct{}) http.Handler {
 		_ = runpprof.Lookup("goroutine").WriteTo(w, 2)
 	})
 	methods := map[string]string{"/v1/tree": "GET", "/v1/status": "GET", "/v1/start": "POST", "/v1/stop": "POST",
-		"/v1/restart": "POST", "/v1/signal": "POST", "/v1/reload": "POST", "/v1/logs": "GET", "/v1/events": "GET", "/v1/debug/stacks": "GET"}
+		"/v1/restart": "POST", "/v1/signal": "POST", "/v1/reload": "POST", "/v1/names": "GET", "/v1/logs": "GET", "/v1/events": "GET", "/v1/debug/stacks": "GET"}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if m, ok := methods[r.URL.Path]; ok {
 			w.Header().Set("Allow", m)
@@ -157,10 +157,7 @@ func (a *Agent) snapshot(ctx context.Context) (*TreeResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	node := a.File().Node
-	if node == "" {
-		node, _ = os.Hostname()
-	}
+	node := a.File().NodeName()
 	resp := &TreeResponse{Node: node, StartedAt: a.started, Tree: treeview.NewDocument(t, time.Now()),
 		Processes: map[string]ProcessInfo{}}
 	a.mu.Lock()

@@ -40,14 +40,7 @@ func (b *broadcaster) hook(ev supervisor.Event) {
 	if ev.Err != nil {
 		e.Error = ev.Err.Error()
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for ch := range b.subs {
-		select {
-		case ch <- e:
-		default:
-		}
-	}
+	b.publish(e)
 }
 
 func (b *broadcaster) subscribe() (<-chan Event, func()) {
@@ -62,5 +55,17 @@ func (b *broadcaster) subscribe() (<-chan Event, func()) {
 		b.mu.Lock()
 		delete(b.subs, ch)
 		b.mu.Unlock()
+	}
+}
+
+// publish hands e to every subscriber, as hook does for supervisor events.
+func (b *broadcaster) publish(e Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for ch := range b.subs {
+		select {
+		case ch <- e:
+		default:
+		}
 	}
 }

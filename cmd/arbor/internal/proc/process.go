@@ -41,9 +41,9 @@ import (
 // abandoned by its supervisor.
 const KillMargin = 500 * time.Millisecond
 
-// killGrace is what a supervisor allows beyond a process's own budget for
+// KillGrace is what a supervisor allows beyond a process's own budget for
 // SIGKILL and the reaping that follows.
-const killGrace = 2 * time.Second
+const KillGrace = 2 * time.Second
 
 // ExitError is an abnormal exit of a process.
 type ExitError struct {
@@ -89,9 +89,9 @@ func New(path string, cfg Config, r *Reaper, log *zap.Logger) *Process {
 // awaited, with the readiness timeout as its start budget, and a shutdown
 // budget that leaves room for SIGKILL beyond the process's own.
 func (p *Process) Spec(id string, rs child.Restart) child.Spec {
-	shutdown := p.cfg.Shutdown + killGrace
+	shutdown := p.cfg.Shutdown + KillGrace
 	if p.cfg.BrutalKill {
-		shutdown = killGrace
+		shutdown = KillGrace
 	}
 	return child.Spec{ID: id, Service: p, Restart: rs, Shutdown: shutdown,
 		AwaitReady: true, StartTimeout: p.cfg.Readiness.Timeout}
@@ -125,6 +125,16 @@ func (p *Process) Status() string {
 func (p *Process) Equal(other child.Service) bool {
 	o, ok := other.(*Process)
 	return ok && o.path == p.path && o.cfg.Equal(p.cfg)
+}
+
+type readyHookKey struct{}
+
+// WithReadyHook returns a copy of ctx with which Serve calls hook, with the
+// pid, once the process has passed its readiness check and before it tells
+// its supervisor. If hook returns false the process is not reported ready:
+// hook is expected to cancel the context then, so that the process stops.
+func WithReadyHook(ctx context.Context, hook func(pid int) bool) context.Context {
+	return context.WithValue(ctx, readyHookKey{}, hook)
 }
 
 // ErrNotRunning: the process has no running incarnation.
@@ -295,7 +305,12 @@ func (p *Process) Serve(ctx context.Context) (err error) {
 	// finishProbe does both and waits for it.
 	go func() {
 		defer close(probeDone)
-		p.probe(probeCtx, notifyR, notifyConn, func() { child.Ready(ctx) })
+		p.probe(probeCtx, notifyR, notifyConn, func() {
+			if hook, ok := ctx.Value(readyHookKey{}).(func(int) bool); ok && !hook(pid) {
+				return
+			}
+			child.Ready(ctx)
+		})
 	}()
 	finishProbe := func() {
 		stopProbe()

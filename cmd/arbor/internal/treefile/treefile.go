@@ -50,9 +50,20 @@ type File struct {
 	Version         int
 	Node            string        // the node's name; default the host name
 	ShutdownTimeout time.Duration // the whole tree's stop budget
-	Root            *Supervisor
+	// Cluster is the cluster: section, nil if the file has none.
+	Cluster *Cluster
+	Root    *Supervisor
 	// Warnings are legal but doubtful settings, such as an intensity of 1.
 	Warnings Errors
+}
+
+// NodeName returns the node's name: Node, else the host name.
+func (f *File) NodeName() string {
+	if f.Node != "" {
+		return f.Node
+	}
+	h, _ := os.Hostname()
+	return h
 }
 
 // Node is a *Supervisor or a *Process.
@@ -85,6 +96,49 @@ type Supervisor struct {
 type Process struct {
 	Common
 	Config proc.Config
+	// Singleton is the name the process campaigns for, so that it runs on
+	// one node of the cluster at a time (for singleton: true, its path with
+	// dots for slashes, such as root.db); "" if it is not a singleton.
+	Singleton string
+	// Register is the name the process is registered under while it runs;
+	// nil for none.
+	Register *Register
+}
+
+// Scopes of a registered name.
+const (
+	// ScopeLocal names are known to this arbor only.
+	ScopeLocal = "local"
+	// ScopeCluster names are known to every node of the cluster.
+	ScopeCluster = "cluster"
+)
+
+// Register is a process's register: setting.
+type Register struct {
+	Name  string
+	Scope string // ScopeLocal or ScopeCluster
+}
+
+// Defaults of the cluster: section.
+const (
+	// DefaultTTL is the time to live of a node's session.
+	DefaultTTL = 10 * time.Second
+	// DefaultPrefix is put before every key arbor writes.
+	DefaultPrefix = "/arbor/"
+)
+
+// Cluster is the cluster: section: how this node joins its cluster. The
+// node's name in the cluster is File.Node.
+type Cluster struct {
+	Endpoints []string      // the engine's client URLs; at least one
+	TTL       time.Duration // a whole number of seconds; default DefaultTTL
+	// Margin is how long before its session can expire a node stops its
+	// singletons: below TTL; default six tenths of it.
+	Margin   time.Duration
+	Prefix   string // ends with '/'; default DefaultPrefix
+	Priority int    // takeover order of the node's singletons; default 0
+	// Line and Column are where the section starts.
+	Line, Column int
 }
 
 // Backoff is an exponential delay before restarts.
@@ -145,6 +199,19 @@ type decoder struct {
 	warns   Errors
 	anchors map[string]ast.Node
 	nodes   int
+	// clustered are the processes that need the cluster: section, checked
+	// once the whole file is read.
+	clustered []clusterUse
+	// registered maps each register name to the line of its first use.
+	registered map[string]int
+}
+
+// clusterUse is a process setting that needs the cluster: section.
+type clusterUse struct {
+	p        *Process
+	key      ast.Node // the field that needs the section
+	path     string
+	shutdown ast.Node // the process's shutdown value, if set
 }
 
 func (d *decoder) syntaxError(err error) {
@@ -416,11 +483,7 @@ func (d *decoder) unknown(f field, path string, known []string) {
 	d.errorf(f.kn, join(path, f.key), "%s", msg)
 }
 
-func (d *decoder) reserved(f field, path string) {
-	d.errorf(f.kn, join(path, f.key), "%q is reserved for arbor's cluster support and not available yet", f.key)
-}
-
-var topFields = []string{"version", "node", "shutdown_timeout", "root"}
+var topFields = []string{"version", "node", "shutdown_timeout", "cluster", "root"}
 
 func (d *decoder) file1(file *ast.File) *File {
 	f := &File{Name: d.file, ShutdownTimeout: DefaultShutdownTimeout}
@@ -473,7 +536,7 @@ func (d *decoder) file1(file *ast.File) *File {
 				d.errorf(fl.kn, "root", "want the root supervisor (a mapping with children)")
 			}
 		case "cluster":
-			d.reserved(fl, "")
+			f.Cluster = d.cluster(fl)
 		default:
 			d.unknown(fl, "", topFields)
 		}
@@ -488,7 +551,119 @@ func (d *decoder) file1(file *ast.File) *File {
 		return f
 	}
 	f.Root = d.supervisor(rootNode, "root", nil, nil, 0)
+	d.checkClustered(f.Cluster)
 	return f
+}
+
+var clusterFields = []string{"endpoints", "ttl", "margin", "prefix", "priority"}
+
+// cluster decodes the cluster: section.
+func (d *decoder) cluster(fl field) *Cluster {
+	c := &Cluster{TTL: DefaultTTL, Prefix: DefaultPrefix}
+	c.Line, c.Column = pos(fl.kn)
+	var fields []field
+	if fl.v != nil {
+		var ok bool
+		if fields, ok = d.mapping(fl.v, "cluster", "the cluster section"); !ok {
+			return nil
+		}
+	}
+	var marginNode ast.Node
+	for _, f := range fields {
+		p := join("cluster", f.key)
+		if f.v == nil {
+			continue
+		}
+		switch f.key {
+		case "endpoints":
+			if seq, ok := f.v.(*ast.SequenceNode); ok && seq.IsFlowStyle {
+				for i, e := range seq.Values {
+					if describe(d.resolve(e, p)) == "a mapping" {
+						d.errorf(e, fmt.Sprintf("%s[%d]", p, i), "want a URL, got a mapping: quote a URL in a [...] list, such as [\"http://127.0.0.1:2379\"]")
+						return nil
+					}
+				}
+			}
+			for i, e := range d.strings(f.v, p) {
+				if strings.TrimSpace(e) == "" {
+					d.errorf(f.v, fmt.Sprintf("%s[%d]", p, i), "want a client URL such as http://127.0.0.1:2379")
+					continue
+				}
+				c.Endpoints = append(c.Endpoints, e)
+			}
+		case "ttl":
+			if v, ok := d.duration(f.v, p); ok {
+				if v < time.Second || v%time.Second != 0 {
+					d.errorf(f.v, p, "%s: want a whole number of seconds, at least 1s", v)
+				}
+				c.TTL = v
+			}
+		case "margin":
+			if v, ok := d.duration(f.v, p); ok {
+				c.Margin, marginNode = v, f.v
+			}
+		case "prefix":
+			c.Prefix = d.str(f.v, p)
+			if c.Prefix == "" {
+				d.errorf(f.v, p, "want a key prefix such as %s", DefaultPrefix)
+			} else if !strings.HasSuffix(c.Prefix, "/") {
+				c.Prefix += "/"
+			}
+		case "priority":
+			if v, ok := d.integer(f.v, p, -1<<20, 1<<20); ok {
+				c.Priority = v
+			}
+		default:
+			d.unknown(f, "cluster", clusterFields)
+		}
+	}
+	if len(c.Endpoints) == 0 {
+		d.errorf(fl.kn, "cluster.endpoints", "missing endpoints (the client URLs of the cluster engine, such as [http://127.0.0.1:2379])")
+	}
+	switch {
+	case marginNode == nil:
+		c.Margin = c.TTL * 6 / 10
+	case c.Margin >= c.TTL:
+		d.errorf(marginNode, "cluster.margin", "margin %s is not below ttl %s (a node must stop its singletons before its session can expire)", c.Margin, c.TTL)
+	}
+	return c
+}
+
+// checkClustered reports the singletons and cluster names of a file without
+// a cluster: section, and the singletons that cannot stop within c's margin:
+// the checks of cluster.Singleton (ErrBudget), made before anything runs.
+func (d *decoder) checkClustered(c *Cluster) {
+	for _, u := range d.clustered {
+		key := u.key.GetToken().Value
+		if c == nil {
+			d.errorf(u.key, join(u.path, key), "%s needs a cluster: section (add cluster: {endpoints: [...]} at the top of the file)", u.what())
+			continue
+		}
+		if key != "singleton" {
+			continue
+		}
+		at, p := u.shutdown, join(u.path, "shutdown")
+		if at == nil {
+			at, p = u.key, join(u.path, key)
+		}
+		cfg := u.p.Config.WithDefaults()
+		limit := c.Margin - proc.KillGrace
+		switch {
+		case limit <= 0:
+			d.errorf(at, p, "a singleton must stop within the cluster's margin %s, less %s for SIGKILL: raise cluster.margin above %s", c.Margin, proc.KillGrace, proc.KillGrace)
+		case cfg.BrutalKill:
+			d.errorf(at, p, "a singleton is stopped gracefully and awaited before another node may start it; brutal_kill cannot be one (set shutdown below %s)", limit)
+		case cfg.Shutdown >= limit:
+			d.errorf(at, p, "shutdown %s does not fit the cluster's margin %s: with %s for SIGKILL, a singleton could still run when another node starts it (set shutdown below %s, or raise cluster.margin)", cfg.Shutdown, c.Margin, proc.KillGrace, limit)
+		}
+	}
+}
+
+func (u clusterUse) what() string {
+	if u.key.GetToken().Value == "singleton" {
+		return "a singleton"
+	}
+	return "a cluster-scoped name"
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
@@ -497,8 +672,7 @@ var (
 	commonFields     = []string{"name", "kind", "restart", "shutdown"}
 	supervisorFields = []string{"strategy", "intensity", "period", "backoff", "children"}
 	processFields    = []string{"command", "args", "env", "env_file", "clear_env", "dir", "user",
-		"success_exit_codes", "stop_signal", "kill", "readiness", "logs"}
-	reservedFields = []string{"cluster", "singleton", "register"}
+		"success_exit_codes", "stop_signal", "kill", "readiness", "logs", "singleton", "register"}
 )
 
 func has(list []string, s string) bool { return slices.Contains(list, s) }
@@ -646,8 +820,6 @@ func (d *decoder) supervisor(n ast.Node, path string, parent *Supervisor, siblin
 			childrenNode, childrenKey = fl.v, fl.kn
 		default:
 			switch {
-			case has(reservedFields, fl.key):
-				d.reserved(fl, path)
 			case has(processFields, fl.key):
 				d.errorf(fl.kn, p, "%s applies to processes; this node is a supervisor", fl.key)
 			default:
@@ -740,6 +912,8 @@ func (d *decoder) process(fields []field, n ast.Node, path string, parent *Super
 	d.name(fields, n, path, parent, siblings, &p.Common)
 	c := &p.Config
 	var commandSeen bool
+	var singleton, register *clusterUse
+	var shutdownNode ast.Node
 	for _, fl := range fields {
 		fp := join(path, fl.key)
 		if fl.v == nil {
@@ -754,6 +928,7 @@ func (d *decoder) process(fields []field, n ast.Node, path string, parent *Super
 		case "restart":
 			d.restart(fl, path, &p.Common)
 		case "shutdown":
+			shutdownNode = fl.v
 			if s, ok := d.scalar(fl.v, fp, "a duration or brutal_kill"); ok && s == "brutal_kill" {
 				c.BrutalKill = true
 			} else if v, ok := d.duration(fl.v, fp); ok {
@@ -823,10 +998,17 @@ func (d *decoder) process(fields []field, n ast.Node, path string, parent *Super
 			d.readiness(fl.v, fp, &c.Readiness)
 		case "logs":
 			d.logs(fl.v, fp, &c.Logs)
+		case "singleton":
+			if name, ok := d.singleton(fl.v, fp, strings.ReplaceAll(p.Path, "/", ".")); ok {
+				p.Singleton = name
+				singleton = &clusterUse{p: p, key: fl.kn, path: path}
+			}
+		case "register":
+			if p.Register = d.register(fl.v, fp); p.Register != nil && p.Register.Scope == ScopeCluster {
+				register = &clusterUse{p: p, key: fl.kn, path: path}
+			}
 		default:
 			switch {
-			case has(reservedFields, fl.key):
-				d.reserved(fl, path)
 			case has(supervisorFields, fl.key):
 				d.errorf(fl.kn, fp, "%s applies to supervisors; this node is a process (add kind: supervisor)", fl.key)
 			default:
@@ -837,7 +1019,107 @@ func (d *decoder) process(fields []field, n ast.Node, path string, parent *Super
 	if !commandSeen {
 		d.errorf(n, path, "missing command (the program to run)")
 	}
+	for _, u := range []*clusterUse{singleton, register} {
+		if u != nil {
+			u.shutdown = shutdownNode
+			d.clustered = append(d.clustered, *u)
+		}
+	}
 	return p
+}
+
+// singleton decodes singleton: true, false or {name: x}: the name the
+// process campaigns for (default def), and whether it is a singleton.
+func (d *decoder) singleton(n ast.Node, path, def string) (string, bool) {
+	switch n.(type) {
+	case *ast.BoolNode:
+		return def, d.boolean(n, path)
+	case *ast.MappingNode, *ast.MappingValueNode:
+	default:
+		d.errorf(n, path, "want true, false or {name: ...}, got %s", describe(n))
+		return "", false
+	}
+	fields, ok := d.mapping(n, path, "{name: ...}")
+	if !ok {
+		return "", false
+	}
+	name := def
+	for _, f := range fields {
+		if f.v == nil {
+			continue
+		}
+		if f.key != "name" {
+			d.unknown(f, path, []string{"name"})
+			continue
+		}
+		name = d.str(f.v, join(path, "name"))
+		if !regNameRE.MatchString(name) {
+			d.errorf(f.v, join(path, "name"), "%q is not a valid singleton name (%s)", name, regNameRule)
+		}
+	}
+	return name, true
+}
+
+var (
+	regNameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$`)
+	regNameRule = "want letters, digits, '.', '_' and '-', starting with a letter or digit, at most 253 characters"
+)
+
+// register decodes register: name or {name: x, scope: local|cluster}.
+func (d *decoder) register(n ast.Node, path string) *Register {
+	r := &Register{Scope: ScopeLocal}
+	nameNode := n
+	switch n.(type) {
+	case *ast.MappingNode, *ast.MappingValueNode:
+		fields, ok := d.mapping(n, path, "a name or {name: ..., scope: ...}")
+		if !ok {
+			return nil
+		}
+		nameNode = nil
+		for _, f := range fields {
+			p := join(path, f.key)
+			if f.v == nil {
+				continue
+			}
+			switch f.key {
+			case "name":
+				nameNode = f.v
+				r.Name = d.str(f.v, p)
+			case "scope":
+				switch s := d.str(f.v, p); s {
+				case ScopeLocal, ScopeCluster:
+					r.Scope = s
+				default:
+					d.errorf(f.v, p, "unknown scope %q (want local or cluster)", s)
+				}
+			default:
+				d.unknown(f, path, []string{"name", "scope"})
+			}
+		}
+		if nameNode == nil {
+			d.errorf(n, join(path, "name"), "missing name (the name to register the process under)")
+			return nil
+		}
+	default:
+		r.Name = d.str(n, path)
+	}
+	p := path
+	if nameNode != n {
+		p = join(path, "name")
+	}
+	if !regNameRE.MatchString(r.Name) {
+		d.errorf(nameNode, p, "%q is not a valid name (%s)", r.Name, regNameRule)
+		return nil
+	}
+	if d.registered == nil {
+		d.registered = map[string]int{}
+	}
+	if first, dup := d.registered[r.Name]; dup {
+		d.errorf(nameNode, p, "the name %q is already registered by another process (first at line %d)", r.Name, first)
+		return nil
+	}
+	d.registered[r.Name], _ = pos(nameNode)
+	return r
 }
 
 var readinessFields = []string{"tcp", "http", "exec", "notify", "uptime", "timeout"}

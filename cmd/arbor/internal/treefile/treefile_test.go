@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -93,8 +94,6 @@ func TestParseErrors(t *testing.T) {
 		{"no version", "root: {children: [{name: a, command: x}]}\n", "1:1", "missing version"},
 		{"bad version", "version: 2\nroot: {children: [{name: a, command: x}]}\n", "1:10", "unsupported version 2"},
 		{"unknown top", "version: 1\nrooot: {}\n", "2:1", `did you mean "root"`},
-		{"cluster top", "version: 1\ncluster: {}\nroot: {children: [{name: a, command: x}]}\n", "2:1", "reserved"},
-		{"cluster child", "version: 1\nroot:\n  children:\n    - {name: a, command: x, singleton: true}\n", "4:29", "reserved"},
 		{"bad duration", "version: 1\nshutdown_timeout: 5 parsecs\nroot: {children: [{name: a, command: x}]}\n", "2:19", "is not a duration"},
 		{"negative duration", "version: 1\nshutdown_timeout: -5s\nroot: {children: [{name: a, command: x}]}\n", "2:19", "positive"},
 		{"strategy", "version: 1\nroot:\n  strategy: one_for_some\n  children: [{name: a, command: x}]\n", "3:13", "unknown strategy"},
@@ -143,6 +142,109 @@ func TestParseErrors(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+const clusterTree = `version: 1
+node: n1
+cluster:
+  endpoints: [http://10.0.0.1:2379, http://10.0.0.2:2379]
+  ttl: 20s
+  prefix: /prod
+  priority: 2
+root:
+  children:
+    - {name: leader, command: x, shutdown: 3s, singleton: true}
+    - {name: cron, command: x, shutdown: 1s, singleton: {name: jobs.cron}, register: {name: cron, scope: cluster}}
+    - {name: db, command: x, register: db}
+`
+
+func TestParseCluster(t *testing.T) {
+	f, err := Parse("t.yaml", []byte(clusterTree))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Cluster{Endpoints: []string{"http://10.0.0.1:2379", "http://10.0.0.2:2379"}, TTL: 20 * time.Second,
+		Margin: 12 * time.Second, Prefix: "/prod/", Priority: 2, Line: 3, Column: 1}
+	if c := f.Cluster; c == nil || !slices.Equal(c.Endpoints, want.Endpoints) || c.TTL != want.TTL || c.Margin != want.Margin ||
+		c.Prefix != want.Prefix || c.Priority != want.Priority || c.Line != want.Line || c.Column != want.Column {
+		t.Errorf("cluster = %+v\nwant %+v", c, want)
+	}
+	leader, cron, db := f.Root.Children[0].(*Process), f.Root.Children[1].(*Process), f.Root.Children[2].(*Process)
+	if leader.Singleton != "root.leader" || leader.Register != nil {
+		t.Errorf("leader: singleton %q, register %+v; want root.leader, none", leader.Singleton, leader.Register)
+	}
+	if cron.Singleton != "jobs.cron" || cron.Register == nil || *cron.Register != (Register{Name: "cron", Scope: ScopeCluster}) {
+		t.Errorf("cron: singleton %q, register %+v", cron.Singleton, cron.Register)
+	}
+	if db.Singleton != "" || db.Register == nil || *db.Register != (Register{Name: "db", Scope: ScopeLocal}) {
+		t.Errorf("db: singleton %q, register %+v", db.Singleton, db.Register)
+	}
+
+	f, err = Parse("t.yaml", []byte("version: 1\ncluster: {endpoints: [e]}\nroot: {children: [{name: a, command: x, shutdown: 3s, singleton: true}]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := f.Cluster; c.TTL != DefaultTTL || c.Margin != 6*time.Second || c.Prefix != DefaultPrefix || c.Priority != 0 {
+		t.Errorf("defaults = %+v", c)
+	}
+	f, err = Parse("t.yaml", []byte("version: 1\nroot: {children: [{name: a, command: x, singleton: false}]}\n"))
+	if err != nil || f.Cluster != nil || f.Root.Children[0].(*Process).Singleton != "" {
+		t.Errorf("singleton: false = %+v, %v; want a plain process and no cluster", f, err)
+	}
+}
+
+// TestParseClusterErrors checks the first error of each file, whole.
+func TestParseClusterErrors(t *testing.T) {
+	const top = "version: 1\ncluster: {endpoints: [e]}\nroot:\n  children:\n"
+	for _, tc := range []struct{ name, src, want string }{
+		{"singleton without cluster", "version: 1\nroot:\n  children:\n    - {name: a, command: x, singleton: true}\n",
+			"t.yaml:4:29: root.children[0].singleton: a singleton needs a cluster: section (add cluster: {endpoints: [...]} at the top of the file)"},
+		{"cluster name without cluster", "version: 1\nroot:\n  children:\n    - {name: a, command: x, register: {name: a, scope: cluster}}\n",
+			"t.yaml:4:29: root.children[0].register: a cluster-scoped name needs a cluster: section (add cluster: {endpoints: [...]} at the top of the file)"},
+		{"no endpoints", "version: 1\ncluster: {ttl: 5s}\nroot: {children: [{name: a, command: x}]}\n",
+			"t.yaml:2:1: cluster.endpoints: missing endpoints (the client URLs of the cluster engine, such as [http://127.0.0.1:2379])"},
+		{"unknown cluster field", "version: 1\ncluster: {endpoints: [e], tll: 5s}\nroot: {children: [{name: a, command: x}]}\n",
+			`t.yaml:2:27: cluster.tll: unknown field "tll" (did you mean "ttl"?)`},
+		{"unquoted URL", "version: 1\ncluster: {endpoints: [http://e:2379]}\nroot: {children: [{name: a, command: x}]}\n",
+			`t.yaml:2:23: cluster.endpoints[0]: want a URL, got a mapping: quote a URL in a [...] list, such as ["http://127.0.0.1:2379"]`},
+		{"fractional ttl", "version: 1\ncluster: {endpoints: [e], ttl: 1500ms}\nroot: {children: [{name: a, command: x}]}\n",
+			"t.yaml:2:32: cluster.ttl: 1.5s: want a whole number of seconds, at least 1s"},
+		{"margin not below ttl", "version: 1\ncluster: {endpoints: [e], ttl: 5s, margin: 5s}\nroot: {children: [{name: a, command: x}]}\n",
+			"t.yaml:2:44: cluster.margin: margin 5s is not below ttl 5s (a node must stop its singletons before its session can expire)"},
+		{"default shutdown over the margin", top + "    - {name: a, command: x, singleton: true}\n",
+			"t.yaml:5:29: root.children[0].singleton: shutdown 5s does not fit the cluster's margin 6s: with 2s for SIGKILL, a singleton could still run when another node starts it (set shutdown below 4s, or raise cluster.margin)"},
+		{"shutdown at the limit", top + "    - {name: a, command: x, shutdown: 4s, singleton: true}\n",
+			"t.yaml:5:39: root.children[0].shutdown: shutdown 4s does not fit the cluster's margin 6s: with 2s for SIGKILL, a singleton could still run when another node starts it (set shutdown below 4s, or raise cluster.margin)"},
+		{"brutal kill", top + "    - {name: a, command: x, shutdown: brutal_kill, singleton: true}\n",
+			"t.yaml:5:39: root.children[0].shutdown: a singleton is stopped gracefully and awaited before another node may start it; brutal_kill cannot be one (set shutdown below 4s)"},
+		{"margin too small", "version: 1\ncluster: {endpoints: [e], margin: 2s}\nroot:\n  children:\n    - {name: a, command: x, shutdown: 1s, singleton: true}\n",
+			"t.yaml:5:39: root.children[0].shutdown: a singleton must stop within the cluster's margin 2s, less 2s for SIGKILL: raise cluster.margin above 2s"},
+		{"duplicate register", top + "    - {name: a, command: x, register: db}\n    - {name: b, command: x, register: {name: db, scope: cluster}}\n",
+			`t.yaml:6:46: root.children[1].register.name: the name "db" is already registered by another process (first at line 5)`},
+		{"bad scope", top + "    - {name: a, command: x, register: {name: db, scope: global}}\n",
+			`t.yaml:5:57: root.children[0].register.scope: unknown scope "global" (want local or cluster)`},
+		{"register without name", top + "    - {name: a, command: x, register: {scope: cluster}}\n",
+			"t.yaml:5:39: root.children[0].register.name: missing name (the name to register the process under)"},
+		{"bad register name", top + "    - {name: a, command: x, register: a/b}\n",
+			`t.yaml:5:39: root.children[0].register: "a/b" is not a valid name (want letters, digits, '.', '_' and '-', starting with a letter or digit, at most 253 characters)`},
+		{"bad singleton name", top + "    - {name: a, command: x, shutdown: 1s, singleton: {name: a/b}}\n",
+			`t.yaml:5:61: root.children[0].singleton.name: "a/b" is not a valid singleton name (want letters, digits, '.', '_' and '-', starting with a letter or digit, at most 253 characters)`},
+		{"singleton on a supervisor", top + "    - {name: s, kind: supervisor, singleton: true, children: [{name: a, command: x}]}\n",
+			"t.yaml:5:35: root.children[0].singleton: singleton applies to processes; this node is a supervisor"},
+		{"singleton not a boolean", top + "    - {name: a, command: x, shutdown: 1s, singleton: yes}\n",
+			`t.yaml:5:54: root.children[0].singleton: want true, false or {name: ...}, got "yes"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(tc.src))
+			var es Errors
+			if !errors.As(err, &es) {
+				t.Fatalf("Parse = %v; want Errors", err)
+			}
+			if got := es[0].Error(); got != tc.want {
+				t.Errorf("error =\n%s\nwant\n%s\n%s", got, tc.want, err)
+			}
+		})
+	}
+}
 
 func TestParseCollectsAllErrors(t *testing.T) {
 	src := "version: 1\nroot:\n  strategy: x\n  children:\n    - {name: a, command: x, restart: y}\n    - {name: b, command: x, shutdown: z}\n"

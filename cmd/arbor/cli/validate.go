@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -20,7 +20,7 @@ type validateReport struct {
 	Supervisors int             `json:"supervisors,omitempty"`
 }
 
-func newValidateCmd() *cobra.Command {
+func newValidateCmd(o *options) *cobra.Command {
 	var config, format string
 	cmd := &cobra.Command{
 		Use:   "validate -c tree.yaml",
@@ -40,6 +40,9 @@ if it is not; --format json prints a report for CI.`,
 			}
 			if f != nil {
 				rep.Warnings = append(rep.Warnings, f.Warnings...)
+				if f.Cluster != nil && o.connect == nil {
+					rep.Warnings = append(rep.Warnings, errNoEngine(f))
+				}
 				treefile.Walk(f.Root, func(n treefile.Node) {
 					if _, ok := n.(*treefile.Supervisor); ok {
 						rep.Supervisors++

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -30,7 +30,7 @@ type runFlags struct {
 	logFormat       string
 }
 
-func addRunCmd(root *cobra.Command, g *globalFlags) {
+func addRunCmd(root *cobra.Command, g *globalFlags, o *options) {
 	f := &runFlags{}
 	cmd := &cobra.Command{
 		Use:   "run -c tree.yaml",
@@ -51,7 +51,7 @@ Exit codes: 0 clean stop, 1 the tree failed to start, 2 the root supervisor
 gave up (restart intensity exceeded) or the tree file is invalid, 3 forced by a
 second signal or the shutdown overran its budget.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runDaemon(cmd, g, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDaemon(cmd, g, f, o) },
 	}
 	cmd.Flags().StringVarP(&f.config, "config", "c", "tree.yaml", "the tree file")
 	cmd.Flags().DurationVar(&f.shutdownTimeout, "shutdown-timeout", 0, "the whole tree's stop budget (default: shutdown_timeout in the file, else 25s)")
@@ -76,7 +76,7 @@ func newLogger(format string) (*zap.Logger, error) {
 	return zap.New(zapcore.NewCore(enc, zapcore.Lock(os.Stderr), zap.InfoLevel)), nil
 }
 
-func runDaemon(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
+func runDaemon(cmd *cobra.Command, g *globalFlags, f *runFlags, o *options) error {
 	log, err := newLogger(f.logFormat)
 	if err != nil {
 		return &exitError{code: exitInvalid, err: err}
@@ -89,6 +89,27 @@ func runDaemon(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 	}
 	for _, w := range tree.Warnings {
 		log.Warn(w.Error())
+	}
+	var agentOpts []agent.Option
+	if tree.Cluster != nil {
+		if o.connect == nil {
+			fmt.Fprintln(cmd.ErrOrStderr(), errNoEngine(tree))
+			return &exitError{code: exitInvalid}
+		}
+		e, err := o.connectEngine(context.Background(), tree, log.Named("cluster"))
+		if err != nil {
+			return err
+		}
+		if e.Close != nil {
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if err := e.Close(ctx); err != nil {
+					log.Warn("closing the cluster engine", zap.Error(err))
+				}
+			}()
+		}
+		agentOpts = append(agentOpts, agent.WithCluster(agent.Cluster{Elector: e.Elector, Names: names{e.Names}}))
 	}
 	budget := tree.ShutdownTimeout
 	if f.shutdownTimeout > 0 {
@@ -113,7 +134,7 @@ func runDaemon(cmd *cobra.Command, g *globalFlags, f *runFlags) error {
 		return err
 	}
 	defer reaper.Close()
-	a, err := agent.New(tree, f.config, reaper, log.Named("arbor"))
+	a, err := agent.New(tree, f.config, reaper, log.Named("arbor"), agentOpts...)
 	if err != nil {
 		return &exitError{code: exitInvalid, err: err}
 	}

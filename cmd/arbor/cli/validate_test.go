@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(args, &out, &errb)
+	code := Main(args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -26,7 +26,7 @@ func writeFile(t *testing.T, name, src string) string {
 }
 
 func TestValidateExample(t *testing.T) {
-	code, out, errs := runCLI(t, "validate", "-c", filepath.Join("..", "..", "examples", "tree.yaml"))
+	code, out, errs := runCLI(t, "validate", "-c", filepath.Join("..", "..", "..", "examples", "tree.yaml"))
 	if code != 0 || !strings.Contains(out, "valid") {
 		t.Fatalf("exit %d, out %q, err %q", code, out, errs)
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -35,6 +35,13 @@ type daemonProc struct {
 // startDaemon runs arbor on tree, with env added to its environment.
 func startDaemon(t *testing.T, tree string, env ...string) *daemonProc {
 	t.Helper()
+	return startBinary(t, arborBin, tree, env...)
+}
+
+// startBinary runs bin, an arbor command, on tree, with env added to its
+// environment.
+func startBinary(t *testing.T, bin, tree string, env ...string) *daemonProc {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "arbor-run-") // short: a socket path has at most 108 bytes
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +52,7 @@ func startDaemon(t *testing.T, tree string, env ...string) *daemonProc {
 	if err := os.WriteFile(d.tree, []byte(tree), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d.cmd = exec.Command(arborBin, "run", "--socket", d.socket, "--http", "", "-c", d.tree)
+	d.cmd = exec.Command(bin, "run", "--socket", d.socket, "--http", "", "-c", d.tree)
 	d.cmd.Env = append(os.Environ(), env...)
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
@@ -118,6 +125,28 @@ func (d *daemonProc) wait() int {
 func (d *daemonProc) cli(args ...string) (int, string, string) {
 	d.t.Helper()
 	return runCLI(d.t, append([]string{"--socket", d.socket}, args...)...)
+}
+
+// watch runs tree --watch --json against arbor, whose lines the scanner
+// reads, until end is called.
+func (d *daemonProc) watch() (lines *bufio.Scanner, end func()) {
+	d.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	watchDone := make(chan error, 1)
+	go func() { // ends when ctx is cancelled
+		err := runTree(ctx, newClient(d.socket), pw, true, true)
+		pw.Close()
+		watchDone <- err
+	}()
+	return bufio.NewScanner(pr), func() {
+		d.t.Helper()
+		cancel()
+		go io.Copy(io.Discard, pr) // ends when pw is closed
+		if err := <-watchDone; err != nil {
+			d.t.Errorf("watch: %v", err)
+		}
+	}
 }
 
 func (d *daemonProc) pids() map[string]int {
@@ -236,15 +265,7 @@ func TestRunClientsReloadAndCleanStop(t *testing.T) {
 		t.Errorf("tree: %d %s", code, out)
 	}
 	// tree --watch --json: the tree, then the events as they happen.
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	watchDone := make(chan error, 1)
-	go func() { // ends when ctx is cancelled
-		err := runTree(ctx, newClient(d.socket), pw, true, true)
-		pw.Close()
-		watchDone <- err
-	}()
-	watch := bufio.NewScanner(pr)
+	watch, endWatch := d.watch()
 	if !watch.Scan() || !strings.Contains(watch.Text(), `"path":"root/calm"`) {
 		t.Fatalf("watch: first line %q, %v", watch.Text(), watch.Err())
 	}
@@ -256,11 +277,7 @@ func TestRunClientsReloadAndCleanStop(t *testing.T) {
 	if !strings.Contains(watch.Text(), `"child":"calm"`) {
 		t.Errorf("watch: last line %q, %v", watch.Text(), watch.Err())
 	}
-	cancel()
-	go io.Copy(io.Discard, pr) // ends when pw is closed
-	if err := <-watchDone; err != nil {
-		t.Errorf("watch: %v", err)
-	}
+	endWatch()
 	if code, out, _ := d.cli("status"); code != 1 || !strings.Contains(out, "root/calm") {
 		t.Errorf("status with a stopped permanent child: exit %d; want 1\n%s", code, out)
 	}
