@@ -91,9 +91,9 @@ func TestRunClusterSingletonAndNames(t *testing.T) {
 	if code, _, errs := d.cli("stop", "root/leader"); code != 0 {
 		t.Errorf("stop: exit %d %s", code, errs)
 	}
-	for watch.Scan() && !strings.Contains(watch.Text(), `"kind":"singleton_released"`) {
+	for watch.Scan() && !strings.Contains(watch.Text(), `"kind":"leadership_released"`) {
 	}
-	if !strings.Contains(watch.Text(), `"supervisor":"root","child":"leader"`) {
+	if !strings.Contains(watch.Text(), `"supervisor":"root","child":"leader"`) || !strings.Contains(watch.Text(), `"term":"root.leader `) {
 		t.Errorf("watch: last line %q, %v", watch.Text(), watch.Err())
 	}
 	endWatch()

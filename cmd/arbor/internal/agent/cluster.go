@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -70,35 +68,13 @@ func (a *Agent) wrap(n *treefile.Process, p *proc.Process, spec child.Spec) (chi
 	if a.cluster == nil {
 		return child.Spec{}, fmt.Errorf("%s: singleton: %w", n.Path, errNoEngine)
 	}
-	s, err := cluster.Singleton(spec, a.cluster.Elector, cluster.WithName(n.Singleton),
-		cluster.WithLeadershipHook(a.leadership(n)))
+	// Its terms are supervisor events (leadership_acquired, _lost,
+	// _released): logged, and streamed by the broadcaster with the token.
+	s, err := cluster.Singleton(spec, a.cluster.Elector, cluster.WithName(n.Singleton))
 	if err != nil {
 		return child.Spec{}, fmt.Errorf("%s: %w", n.Path, err)
 	}
 	return s, nil
-}
-
-// leadership reports the terms of the singleton n in the log and as events.
-func (a *Agent) leadership(n *treefile.Process) func(cluster.Leadership) {
-	sup, name := n.Path[:strings.LastIndexByte(n.Path, '/')], n.Name
-	return func(l cluster.Leadership) {
-		ev := Event{Time: time.Now(), Kind: "singleton_leading", Supervisor: sup, Child: name}
-		switch {
-		case l.Leading:
-			a.log.Info("singleton leading", zap.String("child", n.Path), zap.Stringer("token", l.Token))
-		default:
-			ev.Kind = "singleton_released"
-			if l.Lost {
-				ev.Kind = "singleton_lost"
-			}
-			if l.Err != nil {
-				ev.Error = l.Err.Error()
-			}
-			a.log.Info("singleton stepped down", zap.String("child", n.Path), zap.Stringer("token", l.Token),
-				zap.Bool("lost", l.Lost), zap.Error(l.Err))
-		}
-		a.events.publish(ev)
-	}
 }
 
 // named registers a process's name while it runs: from the moment it is

@@ -16,6 +16,9 @@ type Event struct {
 	Incarnation uint64    `json:"incarnation,omitempty"`
 	Restarted   bool      `json:"restarted,omitempty"`
 	Error       string    `json:"error,omitempty"`
+	// Term is, for a singleton's leadership events, its name and the term's
+	// fencing token, such as "root.scheduler /arbor/singletons/root.scheduler/694d…@42".
+	Term string `json:"term,omitempty"`
 }
 
 // Subscribe returns a channel of every event of the tree from now on, and
@@ -39,6 +42,9 @@ func (b *broadcaster) hook(ev supervisor.Event) {
 		Incarnation: ev.Incarnation, Restarted: ev.Restarted}
 	if ev.Err != nil {
 		e.Error = ev.Err.Error()
+	}
+	if ev.Term != nil {
+		e.Term = ev.Term.String()
 	}
 	b.publish(e)
 }
