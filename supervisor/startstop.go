@@ -91,18 +91,19 @@ func (r *run) startChildUntil(e *entry, gone <-chan struct{}) error {
 	for {
 		select {
 		case m := <-r.msgs:
+			if r.aside(m, e.path) {
+				continue
+			}
 			if m.inc != inc {
 				r.note(m)
 				continue
 			}
-			if !m.exit {
+			if m.kind == msgReady {
 				r.started(e)
 				close(m.ack) // child.Ready returns: the wait on it is over
 				return nil
 			}
 			return r.endedBeforeReady(inc, m.err)
-		case q := <-r.reqs:
-			r.handleReqWhileBusy(q, e.path)
 		case <-timer:
 			missed := fmt.Errorf("%w: no child.Ready within %v (AwaitReady is set: Serve must call child.Ready(ctx) with the ctx it was given, once it has started)", ErrStartTimeout, budget)
 			if err := r.stopChild(e); err != nil {
@@ -114,7 +115,7 @@ func (r *run) startChildUntil(e *entry, gone <-chan struct{}) error {
 		case <-r.serveCtx.Done():
 			return r.stopWhileStarting(e)
 		case <-gone:
-			r.drainMsgs(r.note)
+			r.drainMsgs(r.note, e.path)
 			_ = r.stopChild(e) // an abandoned child is reported by its event
 			return errCallerGone
 		}
@@ -145,17 +146,20 @@ func (r *run) endedBeforeReady(inc *incarnation, err error) error {
 // stopChild). Messages already queued are taken first, so that an exit that
 // came before the stop request is handled as the exit it was.
 func (r *run) stopWhileStarting(e *entry) error {
-	r.drainMsgs(r.note)
+	r.drainMsgs(r.note, e.path)
 	_ = r.stopChild(e)
 	return ErrStopping
 }
 
-// drainMsgs hands every message already queued to handle, without waiting.
-func (r *run) drainMsgs(handle func(msg)) {
+// drainMsgs hands every incarnation's message already queued to handle,
+// without waiting; the others are handled as aside says, for a wait on busy.
+func (r *run) drainMsgs(handle func(msg), busy string) {
 	for {
 		select {
 		case m := <-r.msgs:
-			handle(m)
+			if !r.aside(m, busy) {
+				handle(m)
+			}
 		default:
 			return
 		}
@@ -170,7 +174,7 @@ func (r *run) started(e *entry) {
 // note records a message that arrived while the loop waited on another
 // incarnation; exits are handled once the wait is over.
 func (r *run) note(m msg) {
-	if m.exit {
+	if m.kind == msgExit {
 		m.inc.exited, m.inc.exitErr = true, m.err
 		r.deferred = append(r.deferred, m)
 		return
@@ -185,7 +189,7 @@ func (r *run) note(m msg) {
 // gets ErrStopping at once, and one from the awaited child itself (or from
 // below it, known by the context it passed) gets ErrBusyWithCaller, since
 // waiting for it would deadlock.
-func (r *run) handleReqWhileBusy(q request, busy string) {
+func (r *run) handleReqWhileBusy(q *request, busy string) {
 	switch {
 	case q.op.readOnly():
 		r.handleReq(q)
@@ -229,13 +233,14 @@ func (r *run) stopChild(e *entry) error {
 	for {
 		select {
 		case m := <-r.msgs:
-			if m.inc != inc || !m.exit {
+			if r.aside(m, e.path) {
+				continue
+			}
+			if m.inc != inc || m.kind != msgExit {
 				r.note(m)
 				continue
 			}
 			return r.stopped(inc, m.err, now)
-		case q := <-r.reqs:
-			r.handleReqWhileBusy(q, e.path)
 		case <-w.stopC:
 			w.stopC = nil
 			w.tighten(inc)
@@ -254,7 +259,7 @@ func (r *run) stopChild(e *entry) error {
 				// replacement starts.
 				r.cancelRunning()
 			}
-			return errors.Join(r.abandon([]*incarnation{inc}, w, now)...)
+			return errors.Join(r.abandon([]*incarnation{inc}, w, now, e.path)...)
 		}
 	}
 }
@@ -385,18 +390,18 @@ func (w *stopWait) budget() time.Duration { return max(w.end.Sub(w.start), 0) }
 // wait. It first takes the exits already queued, then one goroutine profile
 // for all the others, so a step that abandons many children costs one
 // profile, not one per child. It returns the *StopTimeoutErrors (none for
-// BrutalKill, which never waits).
-func (r *run) abandon(incs []*incarnation, w *stopWait, since time.Time) []error {
+// BrutalKill, which never waits). busy is the wait's, as for handleReqWhileBusy.
+func (r *run) abandon(incs []*incarnation, w *stopWait, since time.Time, busy string) []error {
 	var errs []error
 	r.drainMsgs(func(m msg) {
-		if m.exit && m.inc.waited {
+		if m.kind == msgExit && m.inc.waited {
 			if nested := r.stopped(m.inc, m.err, since); nested != nil {
 				errs = append(errs, nested)
 			}
 		} else {
 			r.note(m)
 		}
-	})
+	}, busy)
 	var stacks func(path string) string
 	for _, inc := range incs {
 		if !inc.waited {
@@ -550,7 +555,10 @@ func (r *run) stopAll(list []*entry, shutdown time.Duration) []error {
 	for left := len(incs); left > 0; {
 		select {
 		case m := <-r.msgs:
-			if !m.exit || !m.inc.waited {
+			if r.aside(m, r.path) {
+				continue
+			}
+			if m.kind != msgExit || !m.inc.waited {
 				r.note(m)
 				continue
 			}
@@ -558,8 +566,6 @@ func (r *run) stopAll(list []*entry, shutdown time.Duration) []error {
 			if nested := r.stopped(m.inc, m.err, now); nested != nil {
 				errs = append(errs, nested)
 			}
-		case q := <-r.reqs:
-			r.handleReqWhileBusy(q, r.path)
 		case <-w.stopC:
 			w.stopC = nil
 			w.tighten(incs...)
@@ -569,7 +575,7 @@ func (r *run) stopAll(list []*entry, shutdown time.Duration) []error {
 		case <-r.stopNote:
 			w.tighten(incs...)
 		case <-w.timer:
-			return append(errs, r.abandon(incs, w, now)...)
+			return append(errs, r.abandon(incs, w, now, r.path)...)
 		}
 	}
 	return errs
