@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
@@ -82,43 +83,67 @@ func (r *run) startChildUntil(e *entry, gone <-chan struct{}) error {
 	if e.state != StateRestarting {
 		e.state = StateStarting
 	}
-	var timer <-chan time.Time
 	budget, bounded := r.startBudget(e)
-	if bounded {
-		timer = r.waitFor(budget)
-		defer r.endWait()
-	}
+	m, ok := r.prompt()
+	var timer <-chan time.Time
+	waiting := false
 	for {
-		select {
-		case m := <-r.msgs:
-			if r.aside(m, e.path) {
-				continue
+		if !ok {
+			if !waiting {
+				// The budget runs from the launch.
+				waiting = true
+				if bounded {
+					timer = r.waitFor(max(budget-r.clock.Now().Sub(inc.started), 0))
+					defer r.endWait()
+				}
 			}
-			if m.inc != inc {
-				r.note(m)
-				continue
+			select {
+			case m = <-r.msgs:
+			case <-timer:
+				missed := fmt.Errorf("%w: no child.Ready within %v (AwaitReady is set: Serve must call child.Ready(ctx) with the ctx it was given, once it has started)", ErrStartTimeout, budget)
+				if err := r.stopChild(e); err != nil {
+					return errors.Join(missed, err)
+				}
+				return missed
+			case <-r.stopC:
+				return r.stopWhileStarting(e)
+			case <-r.serveCtx.Done():
+				return r.stopWhileStarting(e)
+			case <-gone:
+				r.drainMsgs(r.note, e.path)
+				_ = r.stopChild(e) // an abandoned child is reported by its event
+				return errCallerGone
 			}
-			if m.kind == msgReady {
-				r.started(e)
-				close(m.ack) // child.Ready returns: the wait on it is over
-				return nil
-			}
-			return r.endedBeforeReady(inc, m.err)
-		case <-timer:
-			missed := fmt.Errorf("%w: no child.Ready within %v (AwaitReady is set: Serve must call child.Ready(ctx) with the ctx it was given, once it has started)", ErrStartTimeout, budget)
-			if err := r.stopChild(e); err != nil {
-				return errors.Join(missed, err)
-			}
-			return missed
-		case <-r.stopC:
-			return r.stopWhileStarting(e)
-		case <-r.serveCtx.Done():
-			return r.stopWhileStarting(e)
-		case <-gone:
-			r.drainMsgs(r.note, e.path)
-			_ = r.stopChild(e) // an abandoned child is reported by its event
-			return errCallerGone
 		}
+		ok = false
+		if r.aside(m, e.path) {
+			continue
+		}
+		if m.inc != inc {
+			r.note(m)
+			continue
+		}
+		if m.kind == msgReady {
+			r.started(e)
+			close(m.ack) // child.Ready returns: the wait on it is over
+			return nil
+		}
+		return r.endedBeforeReady(inc, m.err)
+	}
+}
+
+// prompt lets the incarnation just launched or cancelled run at once (it
+// waits in this P's runnext) until it blocks, then returns the message
+// already in the inbox, if any. A child that reports ready or returns
+// promptly costs the loop no timer, no blocking wait and no wake-up; the
+// message, whatever it is, is handled as the wait that follows would.
+func (r *run) prompt() (msg, bool) {
+	runtime.Gosched()
+	select {
+	case m := <-r.msgs:
+		return m, true
+	default:
+		return msg{}, false
 	}
 }
 
@@ -227,40 +252,56 @@ func (r *run) stopChild(e *entry) error {
 	now := r.clock.Now()
 	w := r.newStopWait(e.spec.Shutdown, now)
 	e.state, inc.waited = StateStopping, true
-	w.arm(inc)
-	defer r.endWait()
+	w.publish(inc)
 	inc.cancel()
+	var m msg
+	ok := false
+	if w.end.IsZero() || w.end.After(now) {
+		m, ok = r.prompt() // BrutalKill, or a deadline already passed, waits for nothing
+	}
+	waiting := false
 	for {
-		select {
-		case m := <-r.msgs:
-			if r.aside(m, e.path) {
+		if !ok {
+			if !waiting {
+				waiting = true
+				w.startTimer()
+				defer r.endWait()
+			}
+			select {
+			case m = <-r.msgs:
+			case <-w.stopC:
+				w.stopC = nil
+				w.tighten(inc)
 				continue
-			}
-			if m.inc != inc || m.kind != msgExit {
-				r.note(m)
+			case <-w.ctxDone:
+				w.ctxDone = nil
+				w.tighten(inc)
 				continue
+			case <-r.stopNote:
+				w.tighten(inc)
+				continue
+			case <-w.timer:
+				if w.cut && r.stopping {
+					// The shutdown's deadline has passed: every other child is
+					// cut too. Cancel them now, before the report (a profile, a
+					// log line) takes its time: a parent cut at the same moment
+					// may restart this supervisor meanwhile, and an old
+					// incarnation's context must be cancelled before its
+					// replacement starts.
+					r.cancelRunning()
+				}
+				return errors.Join(r.abandon([]*incarnation{inc}, w, now, e.path)...)
 			}
-			return r.stopped(inc, m.err, now)
-		case <-w.stopC:
-			w.stopC = nil
-			w.tighten(inc)
-		case <-w.ctxDone:
-			w.ctxDone = nil
-			w.tighten(inc)
-		case <-r.stopNote:
-			w.tighten(inc)
-		case <-w.timer:
-			if w.cut && r.stopping {
-				// The shutdown's deadline has passed: every other child is
-				// cut too. Cancel them now, before the report (a profile, a
-				// log line) takes its time: a parent cut at the same moment
-				// may restart this supervisor meanwhile, and an old
-				// incarnation's context must be cancelled before its
-				// replacement starts.
-				r.cancelRunning()
-			}
-			return errors.Join(r.abandon([]*incarnation{inc}, w, now, e.path)...)
 		}
+		ok = false
+		if r.aside(m, e.path) {
+			continue
+		}
+		if m.inc != inc || m.kind != msgExit {
+			r.note(m)
+			continue
+		}
+		return r.stopped(inc, m.err, now)
 	}
 }
 
@@ -363,11 +404,24 @@ func (r *run) newStopWait(shutdown time.Duration, now time.Time) *stopWait {
 // arm publishes the deadline to the incarnations (child.StopDeadline) and
 // starts the timer.
 func (w *stopWait) arm(incs ...*incarnation) {
+	w.publish(incs...)
+	w.startTimer()
+}
+
+// publish tells the incarnations the deadline (child.StopDeadline).
+func (w *stopWait) publish(incs ...*incarnation) {
 	if w.end.IsZero() {
 		return
 	}
 	for _, inc := range incs {
 		inc.stopBy.Store(w.end.UnixNano())
+	}
+}
+
+// startTimer starts the timer that fires at the deadline.
+func (w *stopWait) startTimer() {
+	if w.end.IsZero() {
+		return
 	}
 	w.timer = w.r.waitFor(max(w.end.Sub(w.r.clock.Now()), 0))
 }
