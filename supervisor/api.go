@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/arborgo/arbor/child"
@@ -118,7 +119,7 @@ type request struct {
 	ctx    context.Context // opStartInstance: the caller's, which bounds the start
 	handle bool            // opTerminate: id comes from a Handle
 	caller *incarnation    // the incarnation making the call, if it passed its context
-	reply  chan response   // buffered (1): the loop never blocks replying
+	reply  chan response   // the call's (see call)
 }
 
 // response is small, so that the frequent calls, which answer with an error
@@ -152,28 +153,80 @@ var errRunOver = errors.New("supervisor: run over")
 // call sends req to the run r and waits for the reply.
 func (r *run) call(ctx context.Context, req request) (response, error) {
 	req.caller = callerOf(ctx)
-	req.reply = replies.Get().(chan response)
+	c := calls.Get().(*call)
+	req.reply = c.reply
+	c.request = req
+	c.state.Store(callQueued)
 	select {
-	case r.reqs <- req:
+	case r.msgs <- msg{kind: msgCall, call: c}:
 	case <-r.done:
-		replies.Put(req.reply)
+		c.recycle()
 		return response{}, errRunOver
 	case <-ctx.Done():
-		replies.Put(req.reply)
+		c.recycle()
 		return response{}, ctx.Err()
 	}
-	// The loop answers every request it accepted, even when it stops.
 	select {
-	case resp := <-req.reply:
-		replies.Put(req.reply) // drained, so safe to reuse
+	case resp := <-c.reply:
+		c.recycle() // answered: the loop holds it no more
+		return resp, resp.err
+	case <-ctx.Done():
+		if c.withdraw() {
+			return response{}, ctx.Err() // never taken: not carried out
+		}
+	case <-r.done:
+		if c.withdraw() {
+			return response{}, errRunOver // the run ended before taking it
+		}
+	}
+	// The loop took it, and answers every call it took, even when it stops.
+	select {
+	case resp := <-c.reply:
+		c.recycle()
 		return resp, resp.err
 	case <-ctx.Done():
 		return response{}, ctx.Err() // the reply may still come: not reused
 	}
 }
 
-// replies recycles reply channels: buffered (1), and empty when put back.
-var replies = sync.Pool{New: func() any { return make(chan response, 1) }}
+// call is an API call on its way through a run's inbox. A call waiting in
+// the inbox is not carried out yet: a caller that gives up (its ctx ends, or
+// the run ends) withdraws it, and the loop drops it. Whichever of the loop
+// (take) and the caller (withdraw) moves state first decides.
+type call struct {
+	request
+	state atomic.Uint32 // callQueued, then callTaken by the loop or callWithdrawn by the caller
+	reply chan response // buffered (1): the loop never blocks replying
+}
+
+const (
+	callQueued uint32 = iota
+	callTaken
+	callWithdrawn
+)
+
+// take claims the call for the loop: it returns the request to carry out,
+// or nil if the caller has withdrawn it.
+func (c *call) take() *request {
+	if !c.state.CompareAndSwap(callQueued, callTaken) {
+		return nil
+	}
+	return &c.request
+}
+
+// withdraw takes back a call the loop has not taken, and reports whether it
+// did. A withdrawn call may still sit in the inbox: it is not reused.
+func (c *call) withdraw() bool { return c.state.CompareAndSwap(callQueued, callWithdrawn) }
+
+// recycle puts back a call nobody holds any more: one the loop never saw, or
+// answered (its reply drained).
+func (c *call) recycle() {
+	c.request = request{}
+	calls.Put(c)
+}
+
+// calls recycles calls and their reply channels, which are empty when put back.
+var calls = sync.Pool{New: func() any { return &call{reply: make(chan response, 1)} }}
 
 // StartChild adds spec as the last child and starts it, waiting for its
 // started handshake (OTP's start_child). It returns [ErrAlreadyStarted] or

@@ -28,7 +28,7 @@ func (r *run) childInfos() []ChildInfo {
 }
 
 // handleReq carries out one API call and replies.
-func (r *run) handleReq(q request) {
+func (r *run) handleReq(q *request) {
 	var resp response
 	switch q.op {
 	case opStart:

@@ -56,13 +56,31 @@ var (
 	_ context.Context      = (*incarnation)(nil)
 )
 
-// msg is what an incarnation tells the loop: it is ready, or it exited with err.
+// msg is one message in a run's inbox, of one of the kinds below: an
+// incarnation is ready, or it exited with err; an API call; a wake-up.
 type msg struct {
 	inc  *incarnation
-	exit bool
 	err  error
-	ack  chan struct{} // a ready: closed by the loop once it has taken the ready in
+	ack  chan struct{} // msgReady: closed by the loop once it has taken the ready in
+	call *call         // msgCall
+	kind msgKind
+	gen  uint32 // msgWake: the arming of the restart timer that fired (see arm); 0 for a stop
 }
+
+// msgKind tells what a msg is.
+type msgKind uint8
+
+const (
+	msgExit  msgKind = iota // an incarnation returned with err
+	msgReady                // an awaited incarnation called child.Ready
+	msgCall                 // an API call
+	// msgWake wakes the loop so that it looks at its state again: a stop was
+	// asked for (Stop, the end of Serve's ctx), or a restart may be due.
+	// It carries nothing the loop would miss if it were lost: the stop
+	// channel and the queue of pending restarts stay the truth, and the
+	// loop looks at them before every wait (see run.loop).
+	msgWake
+)
 
 // controlMark is the control.Control installed once per run below every
 // entry's context (see runBase). An incarnation's Value replaces it with the
@@ -193,7 +211,7 @@ func (i *incarnation) Ready() {
 	}
 	ack := make(chan struct{})
 	select {
-	case i.r.msgs <- msg{inc: i, ack: ack}:
+	case i.r.msgs <- msg{inc: i, kind: msgReady, ack: ack}:
 	case <-i.r.done:
 		return
 	}
@@ -254,7 +272,7 @@ func (i *incarnation) exit(err error) {
 		i.r.leaks.schedule(i)
 	}
 	select {
-	case i.r.msgs <- msg{inc: i, exit: true, err: err}:
+	case i.r.msgs <- msg{inc: i, kind: msgExit, err: err}:
 	case <-i.r.done:
 	}
 }

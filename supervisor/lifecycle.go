@@ -19,6 +19,12 @@ type lifecycle struct {
 	err   error         // Serve's result; written before done is closed
 	taken bool          // guarded by the Supervisor's mu: a Serve has begun with it
 
+	// msgs is the run's inbox, never closed: exits and readies from its
+	// incarnations, API calls, wake-ups (stops, restart timers). The loop
+	// waits on it alone. It is made with the lifecycle, so that a Stop
+	// before Serve begins has somewhere to wake the run (see requestStop).
+	msgs chan msg
+
 	stopC    chan struct{} // closed by requestStop
 	stopNote chan struct{} // buffered (1): signalled whenever stopBy moves earlier
 	stopOnce sync.Once
@@ -28,7 +34,16 @@ type lifecycle struct {
 
 func newLifecycle(id uint64, clock Clock) *lifecycle {
 	return &lifecycle{id: id, clock: clock, ready: make(chan struct{}), done: make(chan struct{}),
-		stopC: make(chan struct{}), stopNote: make(chan struct{}, 1)}
+		msgs: make(chan msg, 64), stopC: make(chan struct{}), stopNote: make(chan struct{}, 1)}
+}
+
+// wake posts a wake-up to the run's inbox, unless the inbox is full: then the
+// loop has messages to take, and looks at its state after each.
+func (l *lifecycle) wake() {
+	select {
+	case l.msgs <- msg{kind: msgWake}:
+	default:
+	}
 }
 
 // requestStop asks the run to stop; deadline, from a Stop caller's context,
@@ -43,7 +58,10 @@ func (l *lifecycle) requestStop(deadline time.Time) {
 		l.stopBy = deadline
 	}
 	l.stopMu.Unlock()
-	l.stopOnce.Do(func() { close(l.stopC) })
+	l.stopOnce.Do(func() {
+		close(l.stopC)
+		l.wake() // after the close: the loop that wakes sees the stop
+	})
 	if moved {
 		// A wait already under way shortens itself to the new deadline.
 		select {

@@ -12,28 +12,62 @@ import (
 	"github.com/arborgo/arbor/strategy"
 )
 
-// disarm stops the restart timer, with a TimerClock.
+// disarm stops the restart timer.
 func (r *run) disarm() {
 	if r.armedStop != nil {
 		r.armedStop()
 		r.armedStop = nil
 	}
-	r.armedC = nil
 }
 
-// timerC returns a channel that fires when the earliest pending restart is
-// due, or nil if none is pending.
-func (r *run) timerC() <-chan time.Time {
+// arm makes sure that the loop is woken when the earliest pending restart is
+// due: a timer posts a wake-up to the inbox then.
+func (r *run) arm() {
 	if len(r.timers) == 0 {
-		return nil
+		return
 	}
 	due := r.timers[0].due
-	if r.armedC == nil || !r.armedDue.Equal(due) {
-		r.disarm()
-		r.armedDue = due
-		r.armedC, r.armedStop = newTimer(r.clock, due.Sub(r.clock.Now()))
+	if r.armedStop != nil && r.armedDue.Equal(due) {
+		return
 	}
-	return r.armedC
+	r.disarm()
+	if r.armGen++; r.armGen == 0 {
+		r.armGen = 1 // 0 is a stop's wake-up
+	}
+	r.armedDue = due
+	r.armedStop = r.wakeAfter(due.Sub(r.clock.Now()), r.armGen)
+}
+
+// wakeAfter posts the wake-up of arming gen to the inbox once d has passed
+// on the run's clock, and returns a function that stops the timer. A wake-up
+// the full inbox cannot take is dropped: the loop takes the messages queued,
+// and finds the restart due before it waits again.
+func (r *run) wakeAfter(d time.Duration, gen uint32) (stop func() bool) {
+	post := func() {
+		select {
+		case r.msgs <- msg{kind: msgWake, gen: gen}:
+		default:
+		}
+	}
+	if _, ok := r.clock.(systemClock); ok {
+		return time.AfterFunc(d, post).Stop
+	}
+	// Another clock gives a channel: a goroutine waits on it, and ends when
+	// it fires or the timer is stopped (every run ends by stopping it: see
+	// shutdown).
+	c, stopTimer := newTimer(r.clock, d)
+	quit := make(chan struct{})
+	go func() {
+		select {
+		case <-c:
+			post()
+		case <-quit:
+		}
+	}()
+	return func() bool {
+		close(quit)
+		return stopTimer()
+	}
 }
 
 // handleExit applies OTP's restart-type × exit-reason matrix to a child that

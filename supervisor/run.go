@@ -36,10 +36,7 @@ type run struct {
 	serveCtl control.Control
 	base     context.Context // parent of every incarnation's ctx: serveCtx's values, not its cancellation
 
-	*lifecycle // its ready and done channels, result and stop requests
-
-	msgs chan msg     // from incarnations; never closed
-	reqs chan request // calls from the API; never closed
+	*lifecycle // its inbox, its ready and done channels, result and stop requests
 
 	dynMu   sync.Mutex
 	dynSups map[string]subtree // guarded by dynMu: nested supervisors added with StartChild, for Tree
@@ -54,19 +51,19 @@ type run struct {
 	window        *escalation.Window
 	retired       map[string]uint64 // incarnation counts of removed static children, by ID
 	deferred      []msg             // exits that arrived while the loop waited on one child
-	deferredReqs  []request         // mutating calls that arrived while the loop waited on one child
+	deferredReqs  []*request        // mutating calls that arrived while the loop waited on one child
 	timers        timerHeap         // restarts waiting for their time
-	armedC        <-chan time.Time
-	armedDue      time.Time
-	startDeadline time.Time   // overall start deadline during the initial start; zero otherwise
-	failure       error       // set when the supervisor must give up
-	stopping      bool        // shutdown has begun
-	stopErrs      []error     // abandonments while a stop interrupted a start
-	autoStop      bool        // set when significant children shut the supervisor down
-	seq           uint64      // orders restarts due at the same time
-	waitTimer     *time.Timer // reused by waitFor with the system clock
-	waitStop      func() bool // stops waitFor's timer with a TimerClock
-	armedStop     func() bool // stops the armed restart timer with a TimerClock
+	armedDue      time.Time         // when the armed restart timer fires (see arm)
+	armGen        uint32            // numbers the armings of the restart timer; never 0
+	startDeadline time.Time         // overall start deadline during the initial start; zero otherwise
+	failure       error             // set when the supervisor must give up
+	stopping      bool              // shutdown has begun
+	stopErrs      []error           // abandonments while a stop interrupted a start
+	autoStop      bool              // set when significant children shut the supervisor down
+	seq           uint64            // orders restarts due at the same time
+	waitTimer     *time.Timer       // reused by waitFor with the system clock
+	waitStop      func() bool       // stops waitFor's timer with a TimerClock
+	armedStop     func() bool       // stops the armed restart timer; nil when none is armed or it has fired
 
 	// simple_one_for_one: instances live in byID only, never in children, so
 	// that starting, exiting and terminating one costs O(1).
@@ -143,8 +140,6 @@ func newRun(s *Supervisor, ctx context.Context, l *lifecycle) *run {
 		tree:      tree,
 		base:      runBase(ctx, tree),
 		lifecycle: l,
-		msgs:      make(chan msg, 64),
-		reqs:      make(chan request),
 		byID:      make(map[string]*entry, len(s.specs)),
 		window:    escalation.NewWindow(s.opts.flags.Intensity),
 	}
@@ -339,9 +334,13 @@ func (r *run) serve() (err error) {
 			// Their contexts are cancelled, then the panic goes on, to the
 			// parent (which reports it) or to the program.
 			r.cancelRunning()
+			r.disarm()
 			panic(v)
 		}
 	}()
+	// The end of ctx asks for a stop: the loop, waiting on its inbox alone,
+	// is woken to see it.
+	defer context.AfterFunc(r.serveCtx, r.wake)()
 	defer func() {
 		if r.waitTimer != nil {
 			r.waitTimer.Stop()
@@ -391,36 +390,34 @@ func (r *run) loop() {
 		if len(r.timers) > 0 && !r.timers[0].due.After(r.clock.Now()) {
 			// A restart is due. Queued exits, calls and a stop go first, so the
 			// supervisor stays responsive between back-to-back retries.
-			if r.stopRequested() {
-				return
-			}
 			select {
 			case m := <-r.msgs:
 				r.handleMsg(m)
-			case q := <-r.reqs:
-				r.handleReq(q)
 			default:
 				r.runDue()
 			}
 			continue
 		}
-		select {
-		case m := <-r.msgs:
-			r.handleMsg(m)
-		case q := <-r.reqs:
-			r.handleReq(q)
-		case <-r.stopC:
-			return
-		case <-r.serveCtx.Done():
-			return
-		case <-r.timerC():
-			r.armedC, r.armedStop = nil, nil // fired
-		}
+		// Every source of work has been looked at: wait for the next message.
+		// A stop and the earliest pending restart post a wake-up.
+		r.arm()
+		r.handleMsg(<-r.msgs)
 	}
 }
 
+// handleMsg handles a message taken from the inbox by the loop itself, or an
+// exit deferred while the loop waited on one child.
 func (r *run) handleMsg(m msg) {
-	if !m.exit {
+	switch m.kind {
+	case msgCall:
+		if q := m.call.take(); q != nil {
+			r.handleReq(q)
+		}
+		return
+	case msgWake:
+		r.woken(m)
+		return
+	case msgReady:
 		close(m.ack) // a late ready from an incarnation no longer awaited
 		return
 	}
@@ -449,4 +446,30 @@ func (r *run) handleMsg(m msg) {
 // setExit records e's last exit; requested says the supervisor had asked it to stop.
 func (r *run) setExit(e *entry, err error, requested bool) {
 	e.lastExit, e.lastAt, e.lastRequested = err, r.clock.Now(), requested
+}
+
+// aside handles a message that the loop, waiting on one child or group
+// (busy, as for handleReqWhileBusy), takes from the inbox and that comes from
+// no incarnation: a call, answered or deferred as handleReqWhileBusy says, or
+// a wake-up. It reports whether m was one; the waiter handles the others.
+func (r *run) aside(m msg, busy string) bool {
+	switch m.kind {
+	case msgCall:
+		if q := m.call.take(); q != nil {
+			r.handleReqWhileBusy(q, busy)
+		}
+	case msgWake:
+		r.woken(m)
+	default:
+		return false
+	}
+	return true
+}
+
+// woken notes a wake-up: one from the armed restart timer means it has fired.
+// A stop needs nothing: the loop looks for one before it waits again.
+func (r *run) woken(m msg) {
+	if m.gen != 0 && m.gen == r.armGen {
+		r.armedStop = nil // fired: the next arm makes a new timer
+	}
 }

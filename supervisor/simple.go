@@ -199,7 +199,7 @@ func (p *Simple[A]) TerminateChild(ctx context.Context, h Handle) error {
 	return err
 }
 
-func (r *run) apiStartInstance(q request) (string, error) {
+func (r *run) apiStartInstance(q *request) (string, error) {
 	if err := q.ctx.Err(); err != nil {
 		return "", err // the caller has gone: nothing to start for it
 	}

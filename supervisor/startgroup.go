@@ -50,7 +50,7 @@ func (r *run) startParallel(group []*entry) error {
 	take := func(m msg) {
 		inc := m.inc
 		delete(waiting, inc)
-		if !m.exit {
+		if m.kind == msgReady {
 			r.started(inc.e)
 			close(m.ack)
 			return
@@ -68,13 +68,13 @@ func (r *run) startParallel(group []*entry) error {
 	for len(waiting) > 0 && len(failed) == 0 {
 		select {
 		case m := <-r.msgs:
-			if waiting[m.inc] {
+			switch {
+			case r.aside(m, r.path): // any member may be the caller
+			case waiting[m.inc]:
 				take(m)
-			} else {
+			default:
 				r.note(m)
 			}
-		case q := <-r.reqs:
-			r.handleReqWhileBusy(q, r.path) // any member may be the caller
 		case <-timer:
 			for inc := range waiting {
 				fail(inc.e, fmt.Errorf("%w: no child.Ready within %v, the start group's deadline (AwaitReady is set: Serve must call child.Ready(ctx) with the ctx it was given, once it has started)", ErrStartTimeout, budget))
@@ -97,7 +97,7 @@ func (r *run) startParallel(group []*entry) error {
 		} else {
 			r.note(m)
 		}
-	})
+	}, r.path)
 	for i := len(group) - 1; i >= 0; i-- {
 		if err := r.stopChild(group[i]); err != nil {
 			failed = append(failed, err)
@@ -109,7 +109,7 @@ func (r *run) startParallel(group []*entry) error {
 // stopGroupStart stops the members of a start group a stop request
 // interrupted, in reverse order, within the shutdown's limit.
 func (r *run) stopGroupStart(group []*entry) error {
-	r.drainMsgs(r.note)
+	r.drainMsgs(r.note, r.path)
 	for i := len(group) - 1; i >= 0; i-- {
 		_ = r.stopChild(group[i]) // an abandonment goes into Serve's result (see stopChild)
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
@@ -82,42 +83,67 @@ func (r *run) startChildUntil(e *entry, gone <-chan struct{}) error {
 	if e.state != StateRestarting {
 		e.state = StateStarting
 	}
-	var timer <-chan time.Time
 	budget, bounded := r.startBudget(e)
-	if bounded {
-		timer = r.waitFor(budget)
-		defer r.endWait()
-	}
+	m, ok := r.prompt()
+	var timer <-chan time.Time
+	waiting := false
 	for {
-		select {
-		case m := <-r.msgs:
-			if m.inc != inc {
-				r.note(m)
-				continue
+		if !ok {
+			if !waiting {
+				// The budget runs from the launch.
+				waiting = true
+				if bounded {
+					timer = r.waitFor(max(budget-r.clock.Now().Sub(inc.started), 0))
+					defer r.endWait()
+				}
 			}
-			if !m.exit {
-				r.started(e)
-				close(m.ack) // child.Ready returns: the wait on it is over
-				return nil
+			select {
+			case m = <-r.msgs:
+			case <-timer:
+				missed := fmt.Errorf("%w: no child.Ready within %v (AwaitReady is set: Serve must call child.Ready(ctx) with the ctx it was given, once it has started)", ErrStartTimeout, budget)
+				if err := r.stopChild(e); err != nil {
+					return errors.Join(missed, err)
+				}
+				return missed
+			case <-r.stopC:
+				return r.stopWhileStarting(e)
+			case <-r.serveCtx.Done():
+				return r.stopWhileStarting(e)
+			case <-gone:
+				r.drainMsgs(r.note, e.path)
+				_ = r.stopChild(e) // an abandoned child is reported by its event
+				return errCallerGone
 			}
-			return r.endedBeforeReady(inc, m.err)
-		case q := <-r.reqs:
-			r.handleReqWhileBusy(q, e.path)
-		case <-timer:
-			missed := fmt.Errorf("%w: no child.Ready within %v (AwaitReady is set: Serve must call child.Ready(ctx) with the ctx it was given, once it has started)", ErrStartTimeout, budget)
-			if err := r.stopChild(e); err != nil {
-				return errors.Join(missed, err)
-			}
-			return missed
-		case <-r.stopC:
-			return r.stopWhileStarting(e)
-		case <-r.serveCtx.Done():
-			return r.stopWhileStarting(e)
-		case <-gone:
-			r.drainMsgs(r.note)
-			_ = r.stopChild(e) // an abandoned child is reported by its event
-			return errCallerGone
 		}
+		ok = false
+		if r.aside(m, e.path) {
+			continue
+		}
+		if m.inc != inc {
+			r.note(m)
+			continue
+		}
+		if m.kind == msgReady {
+			r.started(e)
+			close(m.ack) // child.Ready returns: the wait on it is over
+			return nil
+		}
+		return r.endedBeforeReady(inc, m.err)
+	}
+}
+
+// prompt lets the incarnation just launched or cancelled run at once (it
+// waits in this P's runnext) until it blocks, then returns the message
+// already in the inbox, if any. A child that reports ready or returns
+// promptly costs the loop no timer, no blocking wait and no wake-up; the
+// message, whatever it is, is handled as the wait that follows would.
+func (r *run) prompt() (msg, bool) {
+	runtime.Gosched()
+	select {
+	case m := <-r.msgs:
+		return m, true
+	default:
+		return msg{}, false
 	}
 }
 
@@ -145,17 +171,20 @@ func (r *run) endedBeforeReady(inc *incarnation, err error) error {
 // stopChild). Messages already queued are taken first, so that an exit that
 // came before the stop request is handled as the exit it was.
 func (r *run) stopWhileStarting(e *entry) error {
-	r.drainMsgs(r.note)
+	r.drainMsgs(r.note, e.path)
 	_ = r.stopChild(e)
 	return ErrStopping
 }
 
-// drainMsgs hands every message already queued to handle, without waiting.
-func (r *run) drainMsgs(handle func(msg)) {
+// drainMsgs hands every incarnation's message already queued to handle,
+// without waiting; the others are handled as aside says, for a wait on busy.
+func (r *run) drainMsgs(handle func(msg), busy string) {
 	for {
 		select {
 		case m := <-r.msgs:
-			handle(m)
+			if !r.aside(m, busy) {
+				handle(m)
+			}
 		default:
 			return
 		}
@@ -170,7 +199,7 @@ func (r *run) started(e *entry) {
 // note records a message that arrived while the loop waited on another
 // incarnation; exits are handled once the wait is over.
 func (r *run) note(m msg) {
-	if m.exit {
+	if m.kind == msgExit {
 		m.inc.exited, m.inc.exitErr = true, m.err
 		r.deferred = append(r.deferred, m)
 		return
@@ -185,7 +214,7 @@ func (r *run) note(m msg) {
 // gets ErrStopping at once, and one from the awaited child itself (or from
 // below it, known by the context it passed) gets ErrBusyWithCaller, since
 // waiting for it would deadlock.
-func (r *run) handleReqWhileBusy(q request, busy string) {
+func (r *run) handleReqWhileBusy(q *request, busy string) {
 	switch {
 	case q.op.readOnly():
 		r.handleReq(q)
@@ -223,39 +252,56 @@ func (r *run) stopChild(e *entry) error {
 	now := r.clock.Now()
 	w := r.newStopWait(e.spec.Shutdown, now)
 	e.state, inc.waited = StateStopping, true
-	w.arm(inc)
-	defer r.endWait()
+	w.publish(inc)
 	inc.cancel()
+	var m msg
+	ok := false
+	if w.end.IsZero() || w.end.After(now) {
+		m, ok = r.prompt() // BrutalKill, or a deadline already passed, waits for nothing
+	}
+	waiting := false
 	for {
-		select {
-		case m := <-r.msgs:
-			if m.inc != inc || !m.exit {
-				r.note(m)
+		if !ok {
+			if !waiting {
+				waiting = true
+				w.startTimer()
+				defer r.endWait()
+			}
+			select {
+			case m = <-r.msgs:
+			case <-w.stopC:
+				w.stopC = nil
+				w.tighten(inc)
 				continue
+			case <-w.ctxDone:
+				w.ctxDone = nil
+				w.tighten(inc)
+				continue
+			case <-r.stopNote:
+				w.tighten(inc)
+				continue
+			case <-w.timer:
+				if w.cut && r.stopping {
+					// The shutdown's deadline has passed: every other child is
+					// cut too. Cancel them now, before the report (a profile, a
+					// log line) takes its time: a parent cut at the same moment
+					// may restart this supervisor meanwhile, and an old
+					// incarnation's context must be cancelled before its
+					// replacement starts.
+					r.cancelRunning()
+				}
+				return errors.Join(r.abandon([]*incarnation{inc}, w, now, e.path)...)
 			}
-			return r.stopped(inc, m.err, now)
-		case q := <-r.reqs:
-			r.handleReqWhileBusy(q, e.path)
-		case <-w.stopC:
-			w.stopC = nil
-			w.tighten(inc)
-		case <-w.ctxDone:
-			w.ctxDone = nil
-			w.tighten(inc)
-		case <-r.stopNote:
-			w.tighten(inc)
-		case <-w.timer:
-			if w.cut && r.stopping {
-				// The shutdown's deadline has passed: every other child is
-				// cut too. Cancel them now, before the report (a profile, a
-				// log line) takes its time: a parent cut at the same moment
-				// may restart this supervisor meanwhile, and an old
-				// incarnation's context must be cancelled before its
-				// replacement starts.
-				r.cancelRunning()
-			}
-			return errors.Join(r.abandon([]*incarnation{inc}, w, now)...)
 		}
+		ok = false
+		if r.aside(m, e.path) {
+			continue
+		}
+		if m.inc != inc || m.kind != msgExit {
+			r.note(m)
+			continue
+		}
+		return r.stopped(inc, m.err, now)
 	}
 }
 
@@ -358,11 +404,24 @@ func (r *run) newStopWait(shutdown time.Duration, now time.Time) *stopWait {
 // arm publishes the deadline to the incarnations (child.StopDeadline) and
 // starts the timer.
 func (w *stopWait) arm(incs ...*incarnation) {
+	w.publish(incs...)
+	w.startTimer()
+}
+
+// publish tells the incarnations the deadline (child.StopDeadline).
+func (w *stopWait) publish(incs ...*incarnation) {
 	if w.end.IsZero() {
 		return
 	}
 	for _, inc := range incs {
 		inc.stopBy.Store(w.end.UnixNano())
+	}
+}
+
+// startTimer starts the timer that fires at the deadline.
+func (w *stopWait) startTimer() {
+	if w.end.IsZero() {
+		return
 	}
 	w.timer = w.r.waitFor(max(w.end.Sub(w.r.clock.Now()), 0))
 }
@@ -385,18 +444,18 @@ func (w *stopWait) budget() time.Duration { return max(w.end.Sub(w.start), 0) }
 // wait. It first takes the exits already queued, then one goroutine profile
 // for all the others, so a step that abandons many children costs one
 // profile, not one per child. It returns the *StopTimeoutErrors (none for
-// BrutalKill, which never waits).
-func (r *run) abandon(incs []*incarnation, w *stopWait, since time.Time) []error {
+// BrutalKill, which never waits). busy is the wait's, as for handleReqWhileBusy.
+func (r *run) abandon(incs []*incarnation, w *stopWait, since time.Time, busy string) []error {
 	var errs []error
 	r.drainMsgs(func(m msg) {
-		if m.exit && m.inc.waited {
+		if m.kind == msgExit && m.inc.waited {
 			if nested := r.stopped(m.inc, m.err, since); nested != nil {
 				errs = append(errs, nested)
 			}
 		} else {
 			r.note(m)
 		}
-	})
+	}, busy)
 	var stacks func(path string) string
 	for _, inc := range incs {
 		if !inc.waited {
@@ -550,7 +609,10 @@ func (r *run) stopAll(list []*entry, shutdown time.Duration) []error {
 	for left := len(incs); left > 0; {
 		select {
 		case m := <-r.msgs:
-			if !m.exit || !m.inc.waited {
+			if r.aside(m, r.path) {
+				continue
+			}
+			if m.kind != msgExit || !m.inc.waited {
 				r.note(m)
 				continue
 			}
@@ -558,8 +620,6 @@ func (r *run) stopAll(list []*entry, shutdown time.Duration) []error {
 			if nested := r.stopped(m.inc, m.err, now); nested != nil {
 				errs = append(errs, nested)
 			}
-		case q := <-r.reqs:
-			r.handleReqWhileBusy(q, r.path)
 		case <-w.stopC:
 			w.stopC = nil
 			w.tighten(incs...)
@@ -569,7 +629,7 @@ func (r *run) stopAll(list []*entry, shutdown time.Duration) []error {
 		case <-r.stopNote:
 			w.tighten(incs...)
 		case <-w.timer:
-			return append(errs, r.abandon(incs, w, now)...)
+			return append(errs, r.abandon(incs, w, now, r.path)...)
 		}
 	}
 	return errs
