@@ -256,7 +256,7 @@ func (supervising) Serve(context.Context) error { return nil }
 
 func (supervising) Supervising() {}
 
-// Issue 12 item 1: the kind comes from the service when the spec leaves it
+// The kind comes from the service when the spec leaves it
 // unset; a supervisor declared as a worker is rejected (by Validate, above).
 func TestSpecKindFromService(t *testing.T) {
 	if k := (child.Spec{ID: "s", Service: supervising{}}).WithDefaults().Kind; k != child.KindSupervisor {

@@ -511,7 +511,7 @@ func TestInvalidLabelValue(t *testing.T) {
 // value v.
 func panicErr(v any) *child.PanicError { return runner.NewPanic(v, 0).(*child.PanicError) }
 
-// Issue 12 item 6: simple_one_for_one instances are labelled by their
+// Simple_one_for_one instances are labelled by their
 // template, and the series of children that no longer exist are dropped, so
 // the series do not grow with every child ever started.
 func TestSeriesStayBounded(t *testing.T) {

@@ -211,7 +211,7 @@ func TestForChild(t *testing.T) {
 	checkFields(t, e, map[string]any{slogbridge.PathKey: "app/db/pool", "addr": "10.0.0.1:5432"})
 }
 
-// Issue 12 item 7: an application that logs with log/slog hands its handler
+// An application that logs with log/slog hands its handler
 // to a supervisor and gets arbor's reports, a panic's stack included.
 func TestZapLoggerForSupervisor(t *testing.T) {
 	var buf bytes.Buffer

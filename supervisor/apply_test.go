@@ -120,7 +120,7 @@ func TestApplyReportsFailedStart(t *testing.T) {
 	wantStates(t, sup, "a=running", "bad=stopped")
 }
 
-// Issue 10 item 3: an Apply racing the beginning of a Serve is never lost:
+// An Apply racing the beginning of a Serve is never lost:
 // either the Serve starts from the new configuration, or the Apply reaches
 // the running Serve. Whether a Serve runs is decided under the lock that
 // begins one.

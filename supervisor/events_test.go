@@ -298,7 +298,7 @@ func TestLogGiveUpAfterPanicHasOneReason(t *testing.T) {
 	wantFields(t, one(t, logs, "reached_max_restart_intensity"), map[string]any{"reason": "reached_max_restart_intensity", "panic": "kaboom"})
 }
 
-// Issue 12 item 4: a permanent child that returned nil is restarted, and the
+// A permanent child that returned nil is restarted, and the
 // report says how to make it finish instead.
 func TestLogPermanentNilExitHints(t *testing.T) {
 	log, logs := observed()

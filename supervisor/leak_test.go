@@ -12,12 +12,18 @@ import (
 	"github.com/arborgo/arbor/supervisor/supervisortest"
 )
 
-// leakyWorker starts a goroutine that outlives the incarnation, then returns.
-func leakyWorker(release <-chan struct{}) {
+// leakyWorker is a goroutine that outlives the incarnation that started
+// it. It closes running, if given, first: a goroutine not yet scheduled shows
+// no frame of its own in a goroutine profile, so a test that looks for it in
+// a leak's stacks waits for it to run.
+func leakyWorker(release <-chan struct{}, running chan<- struct{}) {
+	if running != nil {
+		close(running)
+	}
 	<-release
 }
 
-// Issue 17 item 4: a goroutine a child started and left running when it
+// A goroutine a child started and left running when it
 // returned is reported, grace after its return, with its stack, as a leak of
 // that incarnation; a goroutine of a later, live incarnation is not.
 func TestLeakCheckReportsLeftGoroutines(t *testing.T) {
@@ -29,10 +35,12 @@ func TestLeakCheckReportsLeftGoroutines(t *testing.T) {
 		n++
 		if n == 1 {
 			child.Ready(ctx)
-			go leakyWorker(release) // left behind: a leak
-			return errBoom          // restarted
+			running := make(chan struct{})
+			go leakyWorker(release, running) // left behind: a leak
+			<-running
+			return errBoom // restarted
 		}
-		go leakyWorker(release) // the live incarnation's: no leak
+		go leakyWorker(release, nil) // the live incarnation's: no leak
 		child.Ready(ctx)
 		<-ctx.Done()
 		return nil
@@ -70,7 +78,7 @@ func TestLeakCheckCleanChildAndTwoTrees(t *testing.T) {
 	defer free()
 	// Tree B, same root name and child ID, runs a helper goroutine all along.
 	other := child.Func(func(ctx context.Context) error {
-		go leakyWorker(release)
+		go leakyWorker(release, nil)
 		child.Ready(ctx)
 		<-ctx.Done()
 		return nil

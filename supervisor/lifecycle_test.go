@@ -10,7 +10,7 @@ import (
 	"github.com/arborgo/arbor/supervisor/supervisortest"
 )
 
-// Issue 10 item 1: the lifecycle exists from New. Ready and Done are
+// The lifecycle exists from New. Ready and Done are
 // channels before Serve begins, so `go s.Serve(ctx); <-s.Ready()` works.
 func TestReadyAndDoneBeforeServe(t *testing.T) {
 	a := newProbe("a", nil)
@@ -33,7 +33,7 @@ func TestReadyAndDoneBeforeServe(t *testing.T) {
 	}
 }
 
-// Issue 10 item 1: a Stop before Serve begins is not lost: that Serve starts
+// A Stop before Serve begins is not lost: that Serve starts
 // nothing and returns at once. It does not carry over to a later Serve.
 func TestStopBeforeServeLatches(t *testing.T) {
 	j := &journal{}
@@ -62,7 +62,7 @@ func TestStopBeforeServeLatches(t *testing.T) {
 	}
 }
 
-// Issue 10 item 1: Wait called before Serve waits for that Serve, instead of
+// Wait called before Serve waits for that Serve, instead of
 // returning nil at once.
 func TestWaitBeforeServeWaitsForIt(t *testing.T) {
 	s := mustNew(t, "root", []child.Spec{pspec(newProbe("a", nil))}, supervisor.WithClock(newClock()))
@@ -88,7 +88,7 @@ func TestWaitBeforeServeWaitsForIt(t *testing.T) {
 	}
 }
 
-// Issue 10 item 2: Start returns once its ctx is done, without waiting for
+// Start returns once its ctx is done, without waiting for
 // the children already started to stop.
 func TestStartReturnsOnceCtxDone(t *testing.T) {
 	a := newStubborn(t, "a", nil)
@@ -113,7 +113,7 @@ func TestStartReturnsOnceCtxDone(t *testing.T) {
 	}
 }
 
-// Issue 10 item 11: child events carry the run and the incarnation, so an
+// Child events carry the run and the incarnation, so an
 // exit, a stop and a start can be matched; ChildStopped keeps what the child
 // returned; simple_one_for_one instances report their start.
 func TestEventsCarryRunAndIncarnation(t *testing.T) {
@@ -151,7 +151,7 @@ func TestEventsCarryRunAndIncarnation(t *testing.T) {
 	}
 }
 
-// Issue 10 item 4: once child.Ready returns, the supervisor no longer waits
+// Once child.Ready returns, the supervisor no longer waits
 // on the child, so the child's next call, made with its own context, is not
 // refused with ErrBusyWithCaller.
 func TestCallRightAfterReadyIsNotBusy(t *testing.T) {
@@ -176,7 +176,7 @@ func TestCallRightAfterReadyIsNotBusy(t *testing.T) {
 	}
 }
 
-// Issue 10 item 5: a Simple.StartChild whose ctx ends during the instance's
+// A Simple.StartChild whose ctx ends during the instance's
 // start stops the instance and returns ctx.Err() with the instance's Handle.
 func TestSimpleStartChildCtxEndsDuringStart(t *testing.T) {
 	starting := make(chan struct{}, 1)

@@ -12,7 +12,7 @@ import (
 	"github.com/arborgo/arbor/supervisor/supervisortest"
 )
 
-// Issue 12 item 1: a nested supervisor declared without a Kind is a
+// A nested supervisor declared without a Kind is a
 // supervisor: awaited (the next sibling starts only once its subtree is up)
 // and given a supervisor's unbounded budgets; declared a worker, it is
 // rejected.
@@ -48,7 +48,7 @@ func TestNestedKindFromService(t *testing.T) {
 	}
 }
 
-// Issue 12 item 5: the ChildStarted event of a restart carries the restart
+// The ChildStarted event of a restart carries the restart
 // count after it.
 func TestChildStartedCarriesRestartCount(t *testing.T) {
 	a := newProbe("a", nil)
@@ -67,7 +67,7 @@ func TestChildStartedCarriesRestartCount(t *testing.T) {
 	}
 }
 
-// Issue 12 item 3: what was accepted and failed only later is rejected when
+// What was accepted and failed only later is rejected when
 // the tree is built: a nil Option, an empty name for NewSimple, and one
 // supervisor placed at two places of a tree (or in its own).
 func TestNewRejectsWhatWouldFailLater(t *testing.T) {
@@ -110,7 +110,7 @@ func TestNewRejectsWhatWouldFailLater(t *testing.T) {
 	}
 }
 
-// Issue 12 item 2: a nested supervisor built without a logger or hooks
+// A nested supervisor built without a logger or hooks
 // reports through its parent's, under its own path; the parent's report of a
 // nested give-up says it gave up, not what the grandchild last did.
 func TestNestedInheritsLoggerAndHooks(t *testing.T) {

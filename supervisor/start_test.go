@@ -141,7 +141,7 @@ func TestStartPerChildTimeout(t *testing.T) {
 	if !errors.Is(err, supervisor.ErrStartFailed) || !errors.Is(err, supervisor.ErrStartTimeout) {
 		t.Fatalf("Serve returned %v, want it to match ErrStartFailed and ErrStartTimeout", err)
 	}
-	// Issue 12 item 4: the error says what was missed and what to do.
+	// The error says what was missed and what to do.
 	if msg := err.Error(); !strings.Contains(msg, "within 2s") || !strings.Contains(msg, "child.Ready(ctx)") {
 		t.Errorf("error %q: want the budget and the call to make", msg)
 	}

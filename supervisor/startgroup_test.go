@@ -32,7 +32,7 @@ func gated(t *testing.T, id string, j *journal, group string) (*probe, child.Spe
 	return p, sp, open
 }
 
-// Issue 14 item 1: the members of a start group start together; the next
+// The members of a start group start together; the next
 // sibling starts only once all are ready; they stop in reverse declared order.
 func TestStartGroupStartsTogether(t *testing.T) {
 	j := &journal{}

@@ -27,7 +27,13 @@ func (f *fakeT) Errorf(format string, args ...any) {
 	f.errors = append(f.errors, fmt.Sprintf(format, args...))
 }
 
-func leftRunning(release <-chan struct{}) { <-release }
+// leftRunning is the goroutine a leaky child leaves behind. It closes
+// running first: a goroutine not yet scheduled shows no frame of its own in
+// a goroutine profile, so the child waits for it before returning.
+func leftRunning(release <-chan struct{}, running chan<- struct{}) {
+	close(running)
+	<-release
+}
 
 func TestFailOnLeak(t *testing.T) {
 	release := make(chan struct{})
@@ -36,7 +42,9 @@ func TestFailOnLeak(t *testing.T) {
 	clock := supervisortest.NewClock(time.Unix(0, 0))
 	rec := supervisortest.NewRecorder()
 	leaky := child.Func(func(ctx context.Context) error {
-		go leftRunning(release)
+		running := make(chan struct{})
+		go leftRunning(release, running)
+		<-running
 		return nil
 	})
 	s, err := supervisor.New("root", []child.Spec{{ID: "leaky", Service: leaky, Restart: child.Temporary}},
