@@ -115,10 +115,11 @@ func worker(j *journal) child.Func {
 	}
 }
 
-func TestSingletonStepsDownBeforeRelease(t *testing.T) {
-	j := newJournal()
-	e := newFakeElector(j)
-	spec, err := cluster.Singleton(child.Spec{ID: "s", Service: worker(j), Shutdown: 500 * time.Millisecond}, e)
+// startSingleton starts a supervisor whose one child is the singleton "s"
+// around worker(j), on e.
+func startSingleton(t *testing.T, j *journal, e cluster.Elector, opts ...cluster.SingletonOption) *supervisor.Supervisor {
+	t.Helper()
+	spec, err := cluster.Singleton(child.Spec{ID: "s", Service: worker(j), Shutdown: 500 * time.Millisecond}, e, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +130,13 @@ func TestSingletonStepsDownBeforeRelease(t *testing.T) {
 	if err := sup.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return sup
+}
+
+func TestSingletonStepsDownBeforeRelease(t *testing.T) {
+	j := newJournal()
+	e := newFakeElector(j)
+	sup := startSingleton(t, j, e)
 	j.expect(t, "granted")
 	j.expect(t, "started s@1")
 	(<-e.terms).lose()
@@ -322,18 +330,7 @@ func TestSingletonLostReportedBeforeRelease(t *testing.T) {
 	j := newJournal()
 	e := newFakeElector(j)
 	hooks := make(chan cluster.Leadership, 4)
-	spec, err := cluster.Singleton(child.Spec{ID: "s", Service: worker(j), Shutdown: 500 * time.Millisecond}, e,
-		cluster.WithLeadershipHook(func(l cluster.Leadership) { hooks <- l }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sup, err := supervisor.New("root", []child.Spec{spec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sup.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	sup := startSingleton(t, j, e, cluster.WithLeadershipHook(func(l cluster.Leadership) { hooks <- l }))
 	j.expect(t, "granted")
 	j.expect(t, "started s@1")
 	if l := <-hooks; !l.Leading {
