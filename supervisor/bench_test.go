@@ -10,7 +10,10 @@ package supervisor_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +34,7 @@ var benchIntensity = escalation.Intensity{MaxRestarts: 1 << 40, Period: time.Hou
 // so left needs no lock.
 type benchCrasher struct {
 	panics bool
+	ready  bool // calls child.Ready first (its spec sets AwaitReady)
 	left   int
 	done   chan struct{}
 	// one-at-a-time mode: each incarnation waits for a trigger before failing.
@@ -38,6 +42,9 @@ type benchCrasher struct {
 }
 
 func (c *benchCrasher) Serve(ctx context.Context) error {
+	if c.ready {
+		child.Ready(ctx)
+	}
 	if c.trigger != nil {
 		select {
 		case c.entered <- struct{}{}:
@@ -112,6 +119,38 @@ func benchRestarts(b *testing.B, panics, oneAtATime bool) {
 func BenchmarkRestartAfterError(b *testing.B) {
 	b.Run("back-to-back", func(b *testing.B) { benchRestarts(b, false, false) })
 	b.Run("one-at-a-time", func(b *testing.B) { benchRestarts(b, false, true) })
+}
+
+// BenchmarkRestartBesideBusyGoroutines: back-to-back restarts, as in
+// BenchmarkRestartAfterError, while GOMAXPROCS other goroutines of the
+// process are always runnable, as CPU-bound workers are; ns/op is per
+// restart. A loop that yields the processor with runtime.Gosched goes to the
+// global run queue behind such goroutines and can wait a scheduling quantum
+// (about 10 ms) per yield: this is the figure that shows it.
+func BenchmarkRestartBesideBusyGoroutines(b *testing.B) {
+	for _, await := range []bool{false, true} {
+		name := "no-readiness"
+		if await {
+			name = "readiness"
+		}
+		b.Run(name, func(b *testing.B) {
+			var stop atomic.Bool
+			var spinners sync.WaitGroup
+			for range runtime.GOMAXPROCS(0) {
+				spinners.Go(func() {
+					for !stop.Load() {
+					}
+				})
+			}
+			defer func() { stop.Store(true); spinners.Wait() }()
+			c := &benchCrasher{ready: await, left: b.N, done: make(chan struct{})}
+			s := benchStart(b, []child.Spec{{ID: "crasher", Service: c, AwaitReady: await}})
+			b.ResetTimer()
+			<-c.done
+			b.StopTimer()
+			benchStop(b, s)
+		})
+	}
 }
 
 // BenchmarkRestartAfterPanic: a permanent child panics and is restarted; ns/op

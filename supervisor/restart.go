@@ -3,7 +3,6 @@ package supervisor
 import (
 	"container/heap"
 	"errors"
-	"runtime"
 	"slices"
 	"time"
 
@@ -267,7 +266,7 @@ func (r *run) runDue() {
 
 // startGroup starts, in order, the children of group that are not running.
 func (r *run) startGroup(group []*entry) {
-	for i, e := range group {
+	for _, e := range group {
 		if e.removed || e.inc != nil {
 			continue
 		}
@@ -276,13 +275,9 @@ func (r *run) startGroup(group []*entry) {
 		err := r.startChild(e)
 		switch {
 		case err == nil:
-			if i == len(group)-1 && !e.spec.AwaitReady {
-				// The new incarnation waits in this P's runnext until the
-				// loop parks, and another P would take it only after a
-				// back-off: yield, so it runs at once while the loop goes
-				// on wherever it is scheduled next.
-				runtime.Gosched()
-			}
+			// No yield to the new incarnation (runtime.Gosched): it would
+			// put the loop on the global run queue, behind every runnable
+			// goroutine of a busy process (see prompt).
 		case errors.Is(err, errIgnored):
 			if r.opts.simple {
 				r.remove(e) // a restarted instance that declines is removed
