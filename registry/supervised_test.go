@@ -47,7 +47,11 @@ func TestSupervisedRestartsNeverServeStaleEntry(t *testing.T) {
 			return err
 		}
 		child.Ready(ctx)
-		readyC <- n
+		select {
+		case readyC <- n:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		select {
 		case <-crash:
 			return errBoom
@@ -79,6 +83,12 @@ func TestSupervisedRestartsNeverServeStaleEntry(t *testing.T) {
 	// Readers: every value they see is newer than the exits handled before the lookup.
 	stop := make(chan struct{})
 	var readers sync.WaitGroup
+	stopReaders := sync.OnceFunc(func() { close(stop); readers.Wait() })
+	// On a failure too, nothing of this test outlives it.
+	defer func() {
+		stopReaders()
+		_ = sup.Stop(context.Background())
+	}()
 	for range 2 {
 		readers.Add(1)
 		// Ends when stop is closed.
@@ -106,8 +116,7 @@ func TestSupervisedRestartsNeverServeStaleEntry(t *testing.T) {
 		crash <- struct{}{}
 	}
 	<-readyC
-	close(stop)
-	readers.Wait()
+	stopReaders()
 	if err := sup.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
