@@ -77,6 +77,13 @@ type Engine struct {
 	Names registry.Backend[Location]
 	// Close, if not nil, is called once the tree has stopped.
 	Close func(ctx context.Context) error
+	// Lost, if not nil, is closed when the node's membership of the
+	// cluster has ended for good (its session expired or could not be
+	// renewed): the cluster no longer holds its names, and another node's
+	// process may take them. arbor run then stops the tree, as for SIGTERM,
+	// and exits 1, so that the service manager starts it again with a new
+	// session.
+	Lost <-chan struct{}
 }
 
 // Location is where a registered name lives: the value arbor registers.

@@ -121,3 +121,22 @@ func (d *daemonProc) names() []agent.Name {
 	}
 	return rows
 }
+
+// When the engine says the node's membership has ended, arbor stops the
+// tree, closes the engine and exits 1, for the service manager to start it
+// again with a new session.
+func TestClusterSessionLostStopsTheTree(t *testing.T) {
+	d := startBinary(t, clusterBin, clusterTree)
+	d.waitLog("name registered")
+	d.waitLog("name registered")
+	if err := d.cmd.Process.Signal(syscall.SIGUSR1); err != nil { // the engine's Lost
+		t.Fatal(err)
+	}
+	d.waitLog("cluster session lost")
+	if code := d.wait(); code != 1 {
+		t.Errorf("exit %d; want 1", code)
+	}
+	if log := strings.Join(d.seen, "\n"); !strings.Contains(log, "engine closed") {
+		t.Errorf("the engine was not closed; log:\n%s", log)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -91,6 +92,7 @@ func runDaemon(cmd *cobra.Command, g *globalFlags, f *runFlags, o *options) erro
 		log.Warn(w.Error())
 	}
 	var agentOpts []agent.Option
+	var engineLost <-chan struct{} // the engine's Lost, if any
 	if tree.Cluster != nil {
 		if o.connect == nil {
 			fmt.Fprintln(cmd.ErrOrStderr(), errNoEngine(tree))
@@ -110,6 +112,7 @@ func runDaemon(cmd *cobra.Command, g *globalFlags, f *runFlags, o *options) erro
 			}()
 		}
 		agentOpts = append(agentOpts, agent.WithCluster(agent.Cluster{Elector: e.Elector, Names: names{e.Names}}))
+		engineLost = e.Lost
 	}
 	budget := tree.ShutdownTimeout
 	if f.shutdownTimeout > 0 {
@@ -188,6 +191,24 @@ func runDaemon(cmd *cobra.Command, g *globalFlags, f *runFlags, o *options) erro
 			}
 		}
 	})
+	// The node's membership of the cluster ended: stop the tree as for
+	// SIGTERM, and exit 1 once it has stopped.
+	var lost atomic.Bool
+	if engineLost != nil {
+		wg.Go(func() { // ends when stop is closed
+			select {
+			case <-engineLost:
+				lost.Store(true)
+				log.Error("cluster session lost: the cluster no longer holds this node's names; stopping the tree (exit 1)")
+				sdNotify("STOPPING=1")
+				select {
+				case toDaemon <- syscall.SIGTERM:
+				default:
+				}
+			case <-stop:
+			}
+		})
+	}
 	if os.Getenv("NOTIFY_SOCKET") != "" {
 		events, unsubscribe := a.Subscribe()
 		wg.Go(func() { // ends when stop is closed
@@ -208,6 +229,9 @@ func runDaemon(cmd *cobra.Command, g *globalFlags, f *runFlags, o *options) erro
 	}
 
 	code := daemon.Run(ctx, a.Root(), daemon.WithLogger(log), daemon.WithShutdownBudget(budget), daemon.WithSignals(toDaemon))
+	if code == exitOK && lost.Load() {
+		code = exitFailed
+	}
 	if code != exitOK {
 		return &exitError{code: code}
 	}

@@ -30,7 +30,8 @@ const dialTimeout = 5 * time.Second
 
 // connect opens an etcd client, the node's etcd.Node (the elector of its
 // singletons) and the registry of its cluster-scoped names; the engine's
-// Close closes them in reverse order.
+// Close closes them in reverse order, and its Lost is the node's session's
+// end.
 func connect(ctx context.Context, c cli.Cluster) (*cli.Engine, error) {
 	client, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints, DialTimeout: dialTimeout, Logger: zap.NewNop()})
 	if err != nil {
@@ -47,5 +48,5 @@ func connect(ctx context.Context, c cli.Cluster) (*cli.Engine, error) {
 	}
 	return &cli.Engine{Elector: node, Names: names, Close: func(ctx context.Context) error {
 		return errors.Join(names.Close(), node.Close(ctx), client.Close())
-	}}, nil
+	}, Lost: node.Done()}, nil
 }
