@@ -4,10 +4,9 @@ import (
 	"context"
 	"sync"
 	"time"
-)
 
-// maxDrainMargin caps how long before the stop deadline a drain context ends.
-const maxDrainMargin = 100 * time.Millisecond
+	"github.com/arborgo/arbor/internal/drainend"
+)
 
 // DrainContext returns a context for the work a child finishes after it has
 // been asked to stop: closing a server gracefully, flushing a queue. It
@@ -37,7 +36,7 @@ func DrainContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	base := context.WithoutCancel(ctx)
 	if ctx.Err() != nil {
 		if d, ok := StopDeadline(ctx); ok {
-			return context.WithDeadline(base, drainEnd(d, time.Now()))
+			return context.WithDeadline(base, drainend.At(d, time.Now()))
 		}
 		return context.WithCancel(base)
 	}
@@ -58,7 +57,7 @@ func DrainContext(ctx context.Context) (context.Context, context.CancelFunc) {
 		mu.Lock()
 		defer mu.Unlock()
 		if !stopped {
-			timer = time.AfterFunc(time.Until(drainEnd(d, time.Now())), func() { cancel(context.DeadlineExceeded) })
+			timer = time.AfterFunc(time.Until(drainend.At(d, time.Now())), func() { cancel(context.DeadlineExceeded) })
 		}
 	})
 	return dctx, func() {
@@ -71,11 +70,4 @@ func DrainContext(ctx context.Context) (context.Context, context.CancelFunc) {
 		mu.Unlock()
 		cancel(context.Canceled)
 	}
-}
-
-// drainEnd returns when a drain that must be over by deadline ends, seen
-// at now: a tenth of the time left before it, at most maxDrainMargin.
-func drainEnd(deadline, now time.Time) time.Time {
-	left := max(deadline.Sub(now), 0)
-	return deadline.Add(-min(left/10, maxDrainMargin))
 }

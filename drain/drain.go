@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/arborgo/arbor/child"
+	"github.com/arborgo/arbor/internal/drainend"
 )
 
 var (
@@ -200,7 +201,7 @@ func (p *Pool[T]) Serve(ctx context.Context) error {
 		left := time.Until(deadline)
 		margin := p.Margin
 		if margin <= 0 {
-			margin = min(100*time.Millisecond, left/10)
+			margin = drainend.Margin(left) // child.DrainContext's rule
 		}
 		deadline = deadline.Add(-margin)
 		t := time.NewTimer(max(left-margin, 0))
