@@ -155,7 +155,10 @@ type Term struct {
 }
 
 // String returns the term as "name key@revision".
-func (t Term) String() string { return t.Name + " " + t.Key + "@" + strconv.FormatInt(t.Revision, 10) }
+func (t Term) String() string { return t.Name + " " + t.token() }
+
+// token is the fencing token as "key@revision", as package cluster writes it.
+func (t Term) token() string { return t.Key + "@" + strconv.FormatInt(t.Revision, 10) }
 
 // Context returns the OTP report context of e: "started", "start_error",
 // "child_terminated", "shutdown_error", "reached_max_restart_intensity", or ""
@@ -210,7 +213,7 @@ func (e Event) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	}
 	if t := e.Term; t != nil {
 		enc.AddString("singleton", t.Name)
-		enc.AddString("token", t.Key+"@"+strconv.FormatInt(t.Revision, 10))
+		enc.AddString("token", t.token())
 	}
 	return nil
 }
@@ -384,7 +387,7 @@ func writeEvent(ce *zapcore.CheckedEntry, ev Event) {
 		fields = append(fields, zap.Duration("delay", ev.Delay))
 	}
 	if t := ev.Term; t != nil {
-		fields = append(fields, zap.String("singleton", t.Name), zap.String("token", t.Key+"@"+strconv.FormatInt(t.Revision, 10)))
+		fields = append(fields, zap.String("singleton", t.Name), zap.String("token", t.token()))
 	}
 	ce.Write(fields...)
 }
