@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/arborgo/arbor/daemon"
+	"github.com/arborgo/arbor/internal/waitbuf"
 )
 
 // helperEnv, when set, makes the test binary run the demo with the
@@ -33,50 +33,12 @@ func TestMain(m *testing.M) {
 
 const testTimeout = 20 * time.Second
 
-// output collects what the demo writes and lets the test wait for a line.
-type output struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	written chan struct{} // closed at the next write, if someone waits
-}
+// output collects what the program writes and lets the test wait for a line.
+type output struct{ waitbuf.Buffer }
 
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.written != nil {
-		close(o.written)
-		o.written = nil
-	}
-	return o.buf.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
-// waitFor waits until the output matches re and returns the match.
 func (o *output) waitFor(t *testing.T, re *regexp.Regexp) []string {
 	t.Helper()
-	timeout := time.After(testTimeout)
-	for {
-		o.mu.Lock()
-		m := re.FindStringSubmatch(o.buf.String())
-		if m == nil && o.written == nil {
-			o.written = make(chan struct{})
-		}
-		written := o.written
-		o.mu.Unlock()
-		if m != nil {
-			return m
-		}
-		select {
-		case <-written:
-		case <-timeout:
-			t.Fatalf("the output never matched %v:\n%s", re, o.String())
-		}
-	}
+	return o.WaitFor(t, re, testTimeout)
 }
 
 // The demo shows what it promises: restarts with a backoff delay, a nested

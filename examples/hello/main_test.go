@@ -1,19 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/arborgo/arbor/daemon"
+	"github.com/arborgo/arbor/internal/waitbuf"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -21,49 +20,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const testTimeout = 20 * time.Second
 
 // output collects what the program writes and lets the test wait for a line.
-type output struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	written chan struct{} // closed at the next write, if someone waits
-}
+type output struct{ waitbuf.Buffer }
 
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.written != nil {
-		close(o.written)
-		o.written = nil
-	}
-	return o.buf.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
-// waitFor waits until the output matches re and returns the match.
 func (o *output) waitFor(t *testing.T, re *regexp.Regexp) []string {
 	t.Helper()
-	timeout := time.After(testTimeout)
-	for {
-		o.mu.Lock()
-		m := re.FindStringSubmatch(o.buf.String())
-		if m == nil && o.written == nil {
-			o.written = make(chan struct{})
-		}
-		written := o.written
-		o.mu.Unlock()
-		if m != nil {
-			return m
-		}
-		select {
-		case <-written:
-		case <-timeout:
-			t.Fatalf("the output never matched %v:\n%s", re, o.String())
-		}
-	}
+	return o.WaitFor(t, re, testTimeout)
 }
 
 // The program does what its comment says: the cache's first panic is
