@@ -3,15 +3,14 @@ package etcd
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
+
+	"github.com/arborgo/arbor/cluster/etcd/internal/etcdtest"
 )
 
 // failAfter bounds every wait in these tests. It is a failure timeout only,
@@ -24,29 +23,7 @@ const failAfter = 30 * time.Second
 // embed.Close waits 7 s for a client still connected).
 func startEtcd(t testing.TB) string {
 	t.Helper()
-	cfg := embed.NewConfig()
-	cfg.Dir = t.TempDir()
-	cfg.UnsafeNoFsync = true
-	cfg.TickMs = 10
-	cfg.ElectionMs = 100
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zaptest.NewLogger(t, zaptest.Level(zap.DPanicLevel)))
-	local, _ := url.Parse("http://127.0.0.1:0")
-	cfg.ListenClientUrls = []url.URL{*local}
-	cfg.AdvertiseClientUrls = []url.URL{*local}
-	cfg.ListenPeerUrls = []url.URL{*local}
-	cfg.AdvertisePeerUrls = []url.URL{*local}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(failAfter):
-		t.Fatal("etcd not ready")
-	}
-	return "http://" + e.Clients[0].Addr().String()
+	return etcdtest.Start(t, failAfter)
 }
 
 // newClient returns a client of the server at endpoint, closed at the end of

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,11 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/goleak"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
+	"github.com/arborgo/arbor/cluster/etcd/internal/etcdtest"
 	"github.com/arborgo/arbor/cmd/arbor/cli"
 )
 
@@ -45,23 +42,7 @@ func TestMain(m *testing.M) {
 // its client URL.
 func startEtcd(t *testing.T) string {
 	t.Helper()
-	cfg := embed.NewConfig()
-	cfg.Dir, cfg.UnsafeNoFsync, cfg.TickMs, cfg.ElectionMs = t.TempDir(), true, 10, 100
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zaptest.NewLogger(t, zaptest.Level(zap.DPanicLevel)))
-	local := []url.URL{{Scheme: "http", Host: "127.0.0.1:0"}}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls, cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = local, local, local, local
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(failAfter):
-		t.Fatal("etcd not ready")
-	}
-	return "http://" + e.Clients[0].Addr().String()
+	return etcdtest.Start(t, failAfter)
 }
 
 // agentProc is an arbor-etcd run started by a test.
