@@ -277,7 +277,7 @@ func (r *run) startGroup(group []*entry) {
 		case err == nil:
 			// No yield to the new incarnation (runtime.Gosched): it would
 			// put the loop on the global run queue, behind every runnable
-			// goroutine of a busy process (see prompt).
+			// goroutine of a busy process (see stopChild).
 		case errors.Is(err, errIgnored):
 			if r.opts.simple {
 				r.remove(e) // a restarted instance that declines is removed

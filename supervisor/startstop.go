@@ -83,38 +83,31 @@ func (r *run) startChildUntil(e *entry, gone <-chan struct{}) error {
 		e.state = StateStarting
 	}
 	budget, bounded := r.startBudget(e)
-	m, ok := r.prompt()
 	var timer <-chan time.Time
-	waiting := false
+	if bounded {
+		// The budget runs from the launch.
+		timer = r.waitFor(max(budget-r.clock.Now().Sub(inc.started), 0))
+		defer r.endWait()
+	}
 	for {
-		if !ok {
-			if !waiting {
-				// The budget runs from the launch.
-				waiting = true
-				if bounded {
-					timer = r.waitFor(max(budget-r.clock.Now().Sub(inc.started), 0))
-					defer r.endWait()
-				}
+		var m msg
+		select {
+		case m = <-r.msgs:
+		case <-timer:
+			missed := fmt.Errorf("%w: no child.Ready within %v (AwaitReady is set: Serve must call child.Ready(ctx) with the ctx it was given, once it has started)", ErrStartTimeout, budget)
+			if err := r.stopChild(e); err != nil {
+				return errors.Join(missed, err)
 			}
-			select {
-			case m = <-r.msgs:
-			case <-timer:
-				missed := fmt.Errorf("%w: no child.Ready within %v (AwaitReady is set: Serve must call child.Ready(ctx) with the ctx it was given, once it has started)", ErrStartTimeout, budget)
-				if err := r.stopChild(e); err != nil {
-					return errors.Join(missed, err)
-				}
-				return missed
-			case <-r.stopC:
-				return r.stopWhileStarting(e)
-			case <-r.serveCtx.Done():
-				return r.stopWhileStarting(e)
-			case <-gone:
-				r.drainMsgs(r.note, e.path)
-				_ = r.stopChild(e) // an abandoned child is reported by its event
-				return errCallerGone
-			}
+			return missed
+		case <-r.stopC:
+			return r.stopWhileStarting(e)
+		case <-r.serveCtx.Done():
+			return r.stopWhileStarting(e)
+		case <-gone:
+			r.drainMsgs(r.note, e.path)
+			_ = r.stopChild(e) // an abandoned child is reported by its event
+			return errCallerGone
 		}
-		ok = false
 		if r.aside(m, e.path) {
 			continue
 		}
@@ -128,24 +121,6 @@ func (r *run) startChildUntil(e *entry, gone <-chan struct{}) error {
 			return nil
 		}
 		return r.endedBeforeReady(inc, m.err)
-	}
-}
-
-// prompt returns the message already in the inbox, if any: a child that is
-// ready, or has returned, by the time the loop looks (on another processor)
-// costs the loop no timer, no blocking wait and no wake-up; the message,
-// whatever it is, is handled as the wait that follows would.
-//
-// It does not yield the processor to the child first (runtime.Gosched): a
-// yielding loop goes to the global run queue, and on a loaded machine it
-// waited there about a scheduling quantum per child, which made starts and
-// stops several times slower (BenchmarkRestartBesideBusyGoroutines).
-func (r *run) prompt() (msg, bool) {
-	select {
-	case m := <-r.msgs:
-		return m, true
-	default:
-		return msg{}, false
 	}
 }
 
@@ -256,46 +231,38 @@ func (r *run) stopChild(e *entry) error {
 	e.state, inc.waited = StateStopping, true
 	w.publish(inc)
 	inc.cancel()
-	var m msg
-	ok := false
-	if w.end.IsZero() || w.end.After(now) {
-		m, ok = r.prompt() // BrutalKill, or a deadline already passed, waits for nothing
-	}
-	waiting := false
+	// No yield to the child first (runtime.Gosched): a yielding loop goes to
+	// the global run queue, and on a busy machine it waited there about a
+	// scheduling quantum per child (BenchmarkRestartBesideBusyGoroutines).
+	w.startTimer()
+	defer r.endWait()
 	for {
-		if !ok {
-			if !waiting {
-				waiting = true
-				w.startTimer()
-				defer r.endWait()
+		var m msg
+		select {
+		case m = <-r.msgs:
+		case <-w.stopC:
+			w.stopC = nil
+			w.tighten(inc)
+			continue
+		case <-w.ctxDone:
+			w.ctxDone = nil
+			w.tighten(inc)
+			continue
+		case <-r.stopNote:
+			w.tighten(inc)
+			continue
+		case <-w.timer:
+			if w.cut && r.stopping {
+				// The shutdown's deadline has passed: every other child is
+				// cut too. Cancel them now, before the report (a profile, a
+				// log line) takes its time: a parent cut at the same moment
+				// may restart this supervisor meanwhile, and an old
+				// incarnation's context must be cancelled before its
+				// replacement starts.
+				r.cancelRunning()
 			}
-			select {
-			case m = <-r.msgs:
-			case <-w.stopC:
-				w.stopC = nil
-				w.tighten(inc)
-				continue
-			case <-w.ctxDone:
-				w.ctxDone = nil
-				w.tighten(inc)
-				continue
-			case <-r.stopNote:
-				w.tighten(inc)
-				continue
-			case <-w.timer:
-				if w.cut && r.stopping {
-					// The shutdown's deadline has passed: every other child is
-					// cut too. Cancel them now, before the report (a profile, a
-					// log line) takes its time: a parent cut at the same moment
-					// may restart this supervisor meanwhile, and an old
-					// incarnation's context must be cancelled before its
-					// replacement starts.
-					r.cancelRunning()
-				}
-				return errors.Join(r.abandon([]*incarnation{inc}, w, now, e.path)...)
-			}
+			return errors.Join(r.abandon([]*incarnation{inc}, w, now, e.path)...)
 		}
-		ok = false
 		if r.aside(m, e.path) {
 			continue
 		}
