@@ -38,4 +38,14 @@
 // A node that freezes (a long GC pause, a suspended VM) can wake after its
 // lease expired and before it noticed; only the fencing token protects the
 // shared state then. Make every write that matters check it.
+//
+// # Observing leadership
+//
+// A singleton's terms are events of the supervisor that runs it:
+// supervisor.LeadershipAcquired when a term begins, then
+// supervisor.LeadershipLost (reported as soon as the child has returned,
+// before the release) or supervisor.LeadershipReleased (a hand-off, after
+// the release), with the name and token in Event.Term. They are logged,
+// counted by package prom, and the leading term shows in ChildInfo.Term.
+// [WithLeadershipHook] reports the same changes to a function.
 package cluster
